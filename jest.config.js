@@ -1,6 +1,6 @@
 // Two suites: "unit" (pure logic, mocks, policies; no engine) and "engine" (real Pulumi engine and a
 // local API server, see tests/engine). `npm test` runs both; each can be run alone with --selectProjects.
-const tsJest = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', isolatedModules: true }] };
+const tsJest = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] };
 module.exports = {
   projects: [
     {

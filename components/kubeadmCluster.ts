@@ -1,0 +1,138 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import * as k8s from "@pulumi/kubernetes";
+import * as random from "@pulumi/random";
+import type { ClusterSpec } from "../config/schema";
+import {
+  caCertHashScript,
+  drainNodeScript,
+  kubeadmInitScript,
+  kubeadmJoinScript,
+  kubeadmResetScript,
+  readKubeconfigScript,
+} from "../specs/scripts";
+import { DebianNode } from "./debianNode";
+
+export type KubeadmClusterArgs =
+  | {
+      /** Build the cluster with kubeadm on these machines. */
+      provision: true;
+      cluster: ClusterSpec;
+      controlPlane: DebianNode;
+      workers: DebianNode[];
+    }
+  | {
+      /** Use an existing cluster: no nodes, no kubeadm, no CNI; only a provider. */
+      provision: false;
+      /** Its kubeconfig (secret). */
+      kubeconfig: pulumi.Input<string>;
+      /** Context to use; the kubeconfig's current context when absent. */
+      context?: string;
+    };
+
+const secretCommandOutputs = { additionalSecretOutputs: ["stdout", "stderr"] };
+
+/**
+ * A Kubernetes cluster and the provider that talks to it: `kubeadm init` on the control plane, workers
+ * joined in parallel with a bootstrap token made here, `kubeadm reset` on destroy; or an existing
+ * cluster's kubeconfig when provisioning is off.
+ */
+export class KubeadmCluster extends pulumi.ComponentResource {
+  /** Admin kubeconfig (secret). */
+  readonly kubeconfig: pulumi.Output<string>;
+  /** Provider for every Kubernetes resource of the program. */
+  readonly provider: k8s.Provider;
+  /** Resources that must exist before workloads can be scheduled on the workers. */
+  readonly workersJoined: pulumi.Resource[];
+
+  constructor(name: string, args: KubeadmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("kubeadm-istio-lab:cluster:KubeadmCluster", name, {}, opts);
+
+    if (!args.provision) {
+      this.kubeconfig = pulumi.secret(args.kubeconfig);
+      this.provider = new k8s.Provider(
+        `${name}-provider`,
+        { kubeconfig: this.kubeconfig, context: args.context },
+        { parent: this },
+      );
+      this.workersJoined = [];
+      this.registerOutputs({ kubeconfig: this.kubeconfig });
+      return;
+    }
+
+    const { cluster, controlPlane, workers } = args;
+    if (controlPlane.role !== "controlPlane") {
+      throw new pulumi.ResourceError(`node ${controlPlane.name} is not a control-plane node`, this);
+    }
+
+    // kubeadm's token format is "[a-z0-9]{6}.[a-z0-9]{16}"; RandomPassword keeps both parts secret.
+    const tokenPart = (part: string, length: number) =>
+      new random.RandomPassword(`${name}-token-${part}`, { length, upper: false, special: false }, { parent: this });
+    const token = pulumi.secret(pulumi.interpolate`${tokenPart("id", 6).result}.${tokenPart("secret", 16).result}`);
+    const certificateKey = new random.RandomBytes(`${name}-certificate-key`, { length: 32 }, { parent: this }).hex;
+
+    const init = new command.remote.Command(
+      `${name}-init`,
+      {
+        connection: controlPlane.connection,
+        create: pulumi.secret(
+          pulumi.all([token, certificateKey]).apply(([t, key]) =>
+            kubeadmInitScript({
+              nodeName: controlPlane.name,
+              advertiseAddress: controlPlane.address,
+              apiServerPort: cluster.apiServerPort,
+              podCidr: cluster.podCidr,
+              serviceCidr: cluster.serviceCidr,
+              token: t,
+              certificateKey: key,
+            }),
+          ),
+        ),
+        delete: kubeadmResetScript(),
+        logging: "stderr",
+      },
+      { parent: this, dependsOn: [controlPlane.ready], ...secretCommandOutputs },
+    );
+
+    const readBack = (what: string, script: string) =>
+      new command.remote.Command(
+        `${name}-${what}`,
+        { connection: controlPlane.connection, create: script, logging: "none", triggers: [init.id] },
+        { parent: this, dependsOn: [init], ...secretCommandOutputs },
+      ).stdout.apply((s) => s.trim());
+    this.kubeconfig = pulumi.secret(readBack("kubeconfig", readKubeconfigScript()));
+    const caCertHash = pulumi.secret(readBack("ca-cert-hash", caCertHashScript()));
+
+    const endpoint = `${controlPlane.address}:${cluster.apiServerPort}`;
+    // Workers depend on init and on their own packages only, never on each other: they join in parallel.
+    this.workersJoined = workers.map((worker) => {
+      const join = new command.remote.Command(
+        `${name}-join-${worker.name}`,
+        {
+          connection: worker.connection,
+          create: pulumi.secret(
+            pulumi.all([token, caCertHash]).apply(([t, hash]) =>
+              kubeadmJoinScript({ nodeName: worker.name, controlPlaneEndpoint: endpoint, token: t, caCertHash: hash }),
+            ),
+          ),
+          delete: kubeadmResetScript(),
+          logging: "stderr",
+        },
+        { parent: this, dependsOn: [worker.ready, init], ...secretCommandOutputs },
+      );
+      // Destroy runs in reverse: this drain (on the control plane) goes before the worker's reset.
+      return new command.remote.Command(
+        `${name}-drain-${worker.name}`,
+        {
+          connection: controlPlane.connection,
+          create: `echo "${worker.name} joined"`,
+          delete: drainNodeScript(worker.name),
+        },
+        { parent: this, dependsOn: [join] },
+      );
+    });
+
+    this.provider = new k8s.Provider(`${name}-provider`, { kubeconfig: this.kubeconfig }, { parent: this });
+    this.registerOutputs({ kubeconfig: this.kubeconfig });
+  }
+}

@@ -1,0 +1,69 @@
+// kubeadm-istio-lab: the seed lab as code. Machines → Kubernetes → CNI → Istio → Bookinfo → routing.
+import * as pulumi from "@pulumi/pulumi";
+import { loadConfig } from "./config/load";
+import { apiServerOf } from "./config/kubeconfig";
+import { Endpoint, unreachable } from "./config/preflight";
+import { CONFIG_NAMESPACE, ConfigError } from "./config/schema";
+import { productpageUrls } from "./specs/bookinfo";
+import { DebianNode } from "./components/debianNode";
+import { KubeadmCluster } from "./components/kubeadmCluster";
+import { WeaveNet } from "./components/weaveNet";
+import { Istio } from "./components/istio";
+import { Bookinfo } from "./components/bookinfo";
+import { TrafficPolicy } from "./components/trafficPolicy";
+
+export = async () => {
+  // 1. Config, validated as a whole before anything is registered.
+  const { config, sshPrivateKey, kubeconfig } = loadConfig();
+  const { cluster: clusterSpec } = config;
+
+  // 2. Is what we are about to change there? Preview warns; up stops before any change.
+  const endpoints: Endpoint[] = [];
+  let apiHost: string | undefined;
+  if (clusterSpec.provision) {
+    // Only `up` dials the machines: a preview must work before they exist.
+    if (!pulumi.runtime.isDryRun()) {
+      config.nodes.forEach((n, i) =>
+        endpoints.push({ what: `node ${n.name} (SSH)`, host: n.address, port: n.port, hint: `check ${CONFIG_NAMESPACE}:nodes[${i}].address and port, and that sshd runs there` }),
+      );
+    }
+  } else if (kubeconfig) {
+    const api = apiServerOf(kubeconfig.text, clusterSpec.context);
+    if ("error" in api) throw new ConfigError([`the kubeconfig (${CONFIG_NAMESPACE}:cluster.kubeconfigPath or :kubeconfig) ${api.error}`]);
+    apiHost = api.host;
+    endpoints.push({ what: `the Kubernetes API server ${api.server}`, host: api.host, port: api.port, hint: "is the cluster running, and is this the right kubeconfig/context?" });
+  }
+  const down = await unreachable(endpoints, clusterSpec.reachabilityTimeoutSeconds * 1000);
+  if (down.length > 0) {
+    if (!pulumi.runtime.isDryRun()) throw new Error(`nothing was changed:\n  - ${down.join("\n  - ")}`);
+    down.forEach((line) => pulumi.log.warn(`${line}. The diff below compares with Pulumi's state only, not with the cluster.`));
+  }
+
+  // 3. Machines and the cluster (or an existing cluster's kubeconfig).
+  const nodes = config.nodes.map((n) => new DebianNode(n.name, { node: n, privateKey: sshPrivateKey!, kubernetesVersion: clusterSpec.kubernetesVersion }));
+  const controlPlane = nodes.find((n) => n.role === "controlPlane");
+  const cluster = controlPlane
+    ? new KubeadmCluster("cluster", { provision: true, cluster: clusterSpec, controlPlane, workers: nodes.filter((n) => n !== controlPlane) })
+    : new KubeadmCluster("cluster", { provision: false, kubeconfig: kubeconfig!.secret, context: clusterSpec.context });
+  const onCluster = { providers: { kubernetes: cluster.provider } };
+
+  // 4. The CNI, only on clusters we built.
+  const cni = clusterSpec.provision
+    ? [new WeaveNet("weave-net", { weave: config.weave, podCidr: clusterSpec.podCidr, after: cluster.workersJoined }, onCluster)]
+    : [];
+
+  // 5. Istio, then Bookinfo in an injected namespace, then its routing.
+  const istio = new Istio("istio", { istio: config.istio, after: [...cni, ...cluster.workersJoined] }, onCluster);
+  const bookinfo = new Bookinfo("bookinfo", { bookinfo: config.bookinfo, after: [...istio.ready, istio.peerAuthentication] }, onCluster);
+  const traffic = new TrafficPolicy("traffic", { traffic: config.traffic, namespace: config.bookinfo.namespace, after: [bookinfo] }, onCluster);
+
+  const host = config.bookinfo.host ?? controlPlane?.address ?? apiHost ?? "localhost";
+  const urls = productpageUrls(host, config.istio.ingressNodePort, config.bookinfo.nodePort);
+  return {
+    productpageUrl: urls.ingress,
+    productpageNodePortUrl: urls.nodePort,
+    nodes: config.nodes.map((n) => ({ name: n.name, role: n.role, address: n.address })),
+    kubeconfig: cluster.kubeconfig,
+    routing: traffic.summary,
+  };
+};

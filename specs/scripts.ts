@@ -1,0 +1,251 @@
+// Remote shell scripts, one per provisioning step (as kubespray cuts them). Each is a complete bash
+// script over typed inputs, idempotent (a second run changes nothing), and shellchecked in the tests.
+// Secrets (bootstrap token, certificate key) are substituted by the caller from Pulumi secrets, so the
+// command input that carries them is itself secret.
+
+/** Single-quotes a value for bash. */
+export function shQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+function script(step: string, body: string): string {
+  return `#!/usr/bin/env bash
+# kubeadm-istio-lab: ${step}
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+${body.trim()}
+`;
+}
+
+/** Swap off for good, kernel modules and sysctls kubelet and the CNI need. */
+export function prepareHostScript(): string {
+  return script(
+    "prepare host",
+    `
+# kubelet refuses to start with swap on; comment swap out of fstab so it stays off after a reboot.
+swapoff -a
+if grep -Eq '^[^#].*[[:space:]]swap[[:space:]]' /etc/fstab; then
+  sed -i -E 's/^([^#].*[[:space:]]swap[[:space:]].*)$/# \\1/' /etc/fstab
+fi
+
+cat > /etc/modules-load.d/kubernetes.conf <<'EOF'
+overlay
+br_netfilter
+EOF
+modprobe overlay
+modprobe br_netfilter
+
+cat > /etc/sysctl.d/99-kubernetes.conf <<'EOF'
+net.bridge.bridge-nf-call-iptables  = 1
+net.bridge.bridge-nf-call-ip6tables = 1
+net.ipv4.ip_forward                 = 1
+EOF
+sysctl --quiet --system
+
+if ! dpkg -s ca-certificates curl gpg >/dev/null 2>&1; then
+  apt-get update -q
+  apt-get install -y -q ca-certificates curl gpg
+fi
+install -m 0755 -d /etc/apt/keyrings
+`,
+  );
+}
+
+/**
+ * containerd from Docker's apt repository (the one the seed adds), with a full default config and the
+ * systemd cgroup driver: packaged configs can disable the CRI plugin, and kubeadm then fails.
+ */
+export function containerRuntimeScript(): string {
+  return script(
+    "container runtime (containerd)",
+    `
+keyring=/etc/apt/keyrings/docker.asc
+if [ ! -s "$keyring" ]; then
+  curl -fsSL https://download.docker.com/linux/debian/gpg -o "$keyring"
+  chmod a+r "$keyring"
+fi
+# shellcheck source=/dev/null
+codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
+repo="deb [arch=$(dpkg --print-architecture) signed-by=$keyring] https://download.docker.com/linux/debian $codename stable"
+if [ "$(cat /etc/apt/sources.list.d/docker.list 2>/dev/null)" != "$repo" ]; then
+  echo "$repo" > /etc/apt/sources.list.d/docker.list
+  apt-get update -q
+fi
+if ! dpkg -s containerd.io >/dev/null 2>&1; then
+  apt-get install -y -q containerd.io
+fi
+
+mkdir -p /etc/containerd
+wanted=$(containerd config default | sed -E 's/SystemdCgroup = false/SystemdCgroup = true/')
+if ! grep -q 'SystemdCgroup = true' <<<"$wanted"; then
+  echo "containerd's default config has no SystemdCgroup setting; cannot enable the systemd cgroup driver" >&2
+  exit 1
+fi
+if [ "$(cat /etc/containerd/config.toml 2>/dev/null)" != "$wanted" ]; then
+  printf '%s\\n' "$wanted" > /etc/containerd/config.toml
+  systemctl restart containerd
+fi
+systemctl enable --now containerd
+`,
+  );
+}
+
+/** kubeadm, kubelet and kubectl from pkgs.k8s.io for one minor version, held against upgrades. */
+export function kubePackagesScript(minor: string): string {
+  return script(
+    `kubeadm, kubelet, kubectl ${minor}`,
+    `
+minor=${shQuote(minor)}
+keyring=/etc/apt/keyrings/kubernetes-apt-keyring.gpg
+# pkgs.k8s.io has one repository (and one key file) per minor version.
+repo="deb [signed-by=$keyring] https://pkgs.k8s.io/core:/stable:/v$minor/deb/ /"
+if [ "$(cat /etc/apt/sources.list.d/kubernetes.list 2>/dev/null)" != "$repo" ]; then
+  curl -fsSL "https://pkgs.k8s.io/core:/stable:/v$minor/deb/Release.key" | gpg --batch --yes --dearmor -o "$keyring"
+  echo "$repo" > /etc/apt/sources.list.d/kubernetes.list
+  apt-get update -q
+fi
+installed=$(dpkg-query -W -f='\${Version}' kubeadm 2>/dev/null || true)
+if [[ "$installed" != "$minor".* ]]; then
+  apt-mark unhold kubelet kubeadm kubectl >/dev/null 2>&1 || true
+  apt-get install -y -q kubelet kubeadm kubectl
+fi
+apt-mark hold kubelet kubeadm kubectl >/dev/null
+systemctl enable kubelet
+`,
+  );
+}
+
+export interface InitParams {
+  nodeName: string;
+  advertiseAddress: string;
+  apiServerPort: number;
+  podCidr: string;
+  serviceCidr: string;
+  /** kubeadm bootstrap token, "[a-z0-9]{6}.[a-z0-9]{16}" (secret). */
+  token: string;
+  /** 64 hex characters (secret): encrypts the uploaded control-plane certificates. */
+  certificateKey: string;
+}
+
+/** The kubeadm configuration for `kubeadm init` (v1beta4, Kubernetes 1.31 and later). */
+export function kubeadmInitConfig(p: InitParams): string {
+  return `apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+bootstrapTokens:
+  - token: "${p.token}"
+    description: kubeadm-istio-lab worker join
+    ttl: 24h0m0s
+certificateKey: "${p.certificateKey}"
+localAPIEndpoint:
+  advertiseAddress: ${p.advertiseAddress}
+  bindPort: ${p.apiServerPort}
+nodeRegistration:
+  name: ${p.nodeName}
+  criSocket: unix:///run/containerd/containerd.sock
+---
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+controlPlaneEndpoint: "${p.advertiseAddress}:${p.apiServerPort}"
+networking:
+  podSubnet: ${p.podCidr}
+  serviceSubnet: ${p.serviceCidr}
+---
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+cgroupDriver: systemd
+`;
+}
+
+/** `kubeadm init` once; a control plane that already has admin.conf is left alone. */
+export function kubeadmInitScript(p: InitParams): string {
+  return script(
+    "kubeadm init",
+    `
+if [ -f /etc/kubernetes/admin.conf ]; then
+  echo "control plane already initialised"
+  exit 0
+fi
+config=$(mktemp)
+trap 'rm -f "$config"' EXIT
+chmod 600 "$config"
+cat > "$config" <<'EOF'
+${kubeadmInitConfig(p).trim()}
+EOF
+kubeadm init --config "$config" --upload-certs --skip-token-print
+`,
+  );
+}
+
+/** Prints the admin kubeconfig (the caller marks stdout secret and turns logging off). */
+export function readKubeconfigScript(): string {
+  return script("read admin kubeconfig", "cat /etc/kubernetes/admin.conf");
+}
+
+/** Prints "sha256:<hex>" of the cluster CA's public key, for --discovery-token-ca-cert-hash. */
+export function caCertHashScript(): string {
+  return script(
+    "CA certificate hash",
+    `
+hash=$(openssl x509 -pubkey -noout -in /etc/kubernetes/pki/ca.crt \\
+  | openssl pkey -pubin -outform der \\
+  | openssl dgst -sha256 -hex | sed 's/^.* //')
+echo "sha256:$hash"
+`,
+  );
+}
+
+export interface JoinParams {
+  nodeName: string;
+  controlPlaneEndpoint: string;
+  token: string;
+  caCertHash: string;
+}
+
+/** `kubeadm join` once; a node that already has kubelet.conf has joined. */
+export function kubeadmJoinScript(p: JoinParams): string {
+  return script(
+    `kubeadm join ${p.nodeName}`,
+    `
+if [ -f /etc/kubernetes/kubelet.conf ]; then
+  echo "node already joined"
+  exit 0
+fi
+kubeadm join ${shQuote(p.controlPlaneEndpoint)} \\
+  --token ${shQuote(p.token)} \\
+  --discovery-token-ca-cert-hash ${shQuote(p.caCertHash)} \\
+  --node-name ${shQuote(p.nodeName)}
+`,
+  );
+}
+
+/** Run on the control plane before a worker resets: move its pods away and remove the Node. */
+export function drainNodeScript(nodeName: string): string {
+  return script(
+    `drain ${nodeName}`,
+    `
+node=${shQuote(nodeName)}
+kubeconfig=/etc/kubernetes/admin.conf
+if [ ! -f "$kubeconfig" ] || ! kubectl --kubeconfig "$kubeconfig" get node "$node" >/dev/null 2>&1; then
+  echo "node $node not in the cluster (or API unreachable); nothing to drain"
+  exit 0
+fi
+kubectl --kubeconfig "$kubeconfig" drain "$node" --ignore-daemonsets --delete-emptydir-data --timeout=120s || \\
+  echo "drain of $node did not finish; continuing with removal" >&2
+kubectl --kubeconfig "$kubeconfig" delete node "$node" --ignore-not-found
+`,
+  );
+}
+
+/** Undo init or join: what `pulumi destroy` runs on each node. */
+export function kubeadmResetScript(): string {
+  return script(
+    "kubeadm reset",
+    `
+if command -v kubeadm >/dev/null 2>&1 && [ -d /etc/kubernetes ]; then
+  kubeadm reset --force
+fi
+# kubeadm reset leaves CNI config and Weave's state behind; a later join would reuse them.
+rm -rf /etc/cni/net.d /var/lib/weave
+`,
+  );
+}

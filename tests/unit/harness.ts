@@ -1,0 +1,148 @@
+// Runs the whole program against Pulumi's mock monitor and records every resource: its type, name,
+// inputs (with secretness), provider and explicit dependencies, so tests can assert on the graph.
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
+
+export const PROJECT = "kubeadm-istio-lab";
+export const ROOT = path.resolve(__dirname, "..", "..");
+
+export interface Recorded {
+  type: string;
+  name: string;
+  urn: string;
+  inputs: Record<string, unknown>;
+  provider?: string;
+  /** Names of explicit dependsOn resources. */
+  dependsOn: string[];
+  /** Name of the parent resource (component), if any. */
+  parent?: string;
+}
+
+export interface ProgramRun {
+  resources: Recorded[];
+  outputs: Record<string, unknown>;
+  warnings: string[];
+  byType(type: string): Recorded[];
+  get(name: string): Recorded;
+  /** Every resource `name` waits for: explicit dependsOn, parents' dependsOn, and providers, transitively. */
+  dependenciesOf(name: string): Set<string>;
+}
+
+/** A stack file's config as plain values keyed without the project prefix ("traffic", "nodes"...). */
+export function stackConfig(stack: string): Record<string, unknown> {
+  const doc = parse(fs.readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
+  return Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k.replace(`${PROJECT}:`, ""), v]));
+}
+
+function unwrap<T>(o: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => o.apply(resolve));
+}
+
+function nameFromUrn(urn: string): string {
+  return urn.split("::").pop() ?? urn;
+}
+
+export async function runProgram(
+  config: Record<string, unknown>,
+  opts: { preview?: boolean; secretKeys?: string[] } = {},
+): Promise<ProgramRun> {
+  const resources: Recorded[] = [];
+  const providers = new Map<string, string>();
+  const pending: Promise<void>[] = [];
+  const warnings: string[] = [];
+  const values: Record<string, string> = {};
+  for (const [k, v] of Object.entries(config)) values[`${PROJECT}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+  pulumi.runtime.setAllConfig(values, (opts.secretKeys ?? []).map((k) => `${PROJECT}:${k}`));
+
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args: pulumi.runtime.MockResourceArgs) {
+        const id = args.id ?? `${args.name}-id`;
+        if (args.provider) providers.set(args.name, args.provider);
+        const state: Record<string, unknown> = { ...args.inputs };
+        if (args.type === "command:remote:Command") state.stdout = `stdout-of-${args.name}`;
+        if (args.type === "random:index/randomPassword:RandomPassword") state.result = "a".repeat(Number(args.inputs.length));
+        if (args.type === "random:index/randomBytes:RandomBytes") state.hex = "0".repeat(Number(args.inputs.length) * 2);
+        return { id, state };
+      },
+      call: () => ({}),
+    },
+    PROJECT,
+    "test",
+    opts.preview ?? true,
+  );
+
+  const byName = new Map<string, Recorded>();
+  const realWarn = pulumi.log.warn;
+  pulumi.log.warn = (msg: string) => { warnings.push(msg); return Promise.resolve(); };
+  let outputs: Record<string, unknown> = {};
+  try {
+    const stackOutputs = await pulumi.runtime.runInPulumiStack(async () => {
+      pulumi.runtime.registerStackTransformation((t) => {
+        const record: Recorded = { type: t.type, name: t.name, urn: "", inputs: {}, dependsOn: [] };
+        const deps = t.opts.dependsOn;
+        const list = (Array.isArray(deps) ? deps : deps ? [deps] : []) as pulumi.Resource[];
+        if (t.opts.parent) pending.push(unwrap(t.opts.parent.urn).then((u) => { record.parent = nameFromUrn(u); }));
+        pending.push(
+          Promise.all(list.map((d) => unwrap(d.urn))).then((urns) => { record.dependsOn = urns.map(nameFromUrn); }),
+        );
+        record.inputs = t.props;
+        resources.push(record);
+        byName.set(t.name, record);
+        return undefined;
+      });
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const program = require(path.join(ROOT, "index.ts")) as () => Promise<Record<string, unknown>>;
+      return program();
+    });
+    await Promise.all(pending);
+    for (const r of resources) r.provider = providers.get(r.name);
+    outputs = (stackOutputs ?? {}) as Record<string, unknown>;
+  } finally {
+    pulumi.log.warn = realWarn;
+  }
+
+  // Providers are passed to children through the component's `providers` option.
+  const run: ProgramRun = {
+    resources,
+    outputs,
+    warnings,
+    byType: (type) => resources.filter((r) => r.type === type),
+    get: (name) => {
+      const r = byName.get(name);
+      if (!r) throw new Error(`no resource named ${name}; have: ${resources.map((x) => x.name).join(", ")}`);
+      return r;
+    },
+    dependenciesOf(name) {
+      const seen = new Set<string>();
+      const visit = (n: string) => {
+        const r = byName.get(n);
+        if (!r) return;
+        const next = [...r.dependsOn, ...(r.parent ? [r.parent] : [])];
+        for (const d of next) {
+          if (!seen.has(d)) {
+            seen.add(d);
+            // Depending on a component means waiting for all of its children.
+            for (const child of resources.filter((c) => c.parent === d)) if (!seen.has(child.name)) { seen.add(child.name); visit(child.name); }
+            visit(d);
+          }
+        }
+      };
+      visit(name);
+      return seen;
+    },
+  };
+  return run;
+}
+
+/** Resolves an Output (or plain value) and reports whether it was secret. */
+export async function resolve(value: unknown): Promise<{ value: unknown; secret: boolean }> {
+  if (pulumi.Output.isInstance(value)) {
+    const o = value as pulumi.Output<unknown>;
+    const secret = await pulumi.isSecret(o);
+    return { value: await unwrap(o), secret };
+  }
+  return { value, secret: false };
+}
