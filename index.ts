@@ -31,7 +31,7 @@ export = async () => {
     const api = apiServerOf(kubeconfig.text, clusterSpec.context);
     if ("error" in api) throw new ConfigError([`the kubeconfig (${CONFIG_NAMESPACE}:cluster.kubeconfigPath or :kubeconfig) ${api.error}`]);
     apiHost = api.host;
-    endpoints.push({ what: `the Kubernetes API server ${api.server}`, host: api.host, port: api.port, hint: "is the cluster running, and is this the right kubeconfig/context?" });
+    endpoints.push({ what: "the Kubernetes API server", host: api.host, port: api.port, hint: "is the cluster running, and is this the right kubeconfig/context?" });
   }
   const down = await unreachable(endpoints, clusterSpec.reachabilityTimeoutSeconds * 1000);
   if (down.length > 0) {

@@ -2,6 +2,7 @@
 // local API server, see tests/engine). `npm test` runs both; each can be run alone with --selectProjects.
 const tsJest = { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json' }] };
 module.exports = {
+  testTimeout: 30000,
   projects: [
     {
       displayName: 'unit',

@@ -50,6 +50,7 @@ export async function runProgram(
 ): Promise<ProgramRun> {
   const resources: Recorded[] = [];
   const providers = new Map<string, string>();
+  const registered = new Set<string>();
   const pending: Promise<void>[] = [];
   const warnings: string[] = [];
   const values: Record<string, string> = {};
@@ -60,6 +61,7 @@ export async function runProgram(
     {
       newResource(args: pulumi.runtime.MockResourceArgs) {
         const id = args.id ?? `${args.name}-id`;
+        registered.add(args.name);
         if (args.provider) providers.set(args.name, args.provider);
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === "command:remote:Command") state.stdout = `stdout-of-${args.name}`;
@@ -78,6 +80,8 @@ export async function runProgram(
   const realWarn = pulumi.log.warn;
   pulumi.log.warn = (msg: string) => { warnings.push(msg); return Promise.resolve(); };
   let outputs: Record<string, unknown> = {};
+  let failure: unknown;
+  let captured: Record<string, unknown> = {};
   try {
     const stackOutputs = await pulumi.runtime.runInPulumiStack(async () => {
       pulumi.runtime.registerStackTransformation((t) => {
@@ -95,11 +99,24 @@ export async function runProgram(
       });
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const program = require(path.join(ROOT, "index.ts")) as () => Promise<Record<string, unknown>>;
-      return program();
+      // The stack swallows nothing but reports a failed program as an unhandled rejection: catch it here.
+      try {
+        captured = await program();
+        return captured;
+      } catch (e) {
+        failure = e;
+        return {};
+      }
     });
+    if (failure !== undefined) throw failure;
+    // Resources whose dependencies resolve late register after the program returns: wait for them.
+    await pulumi.runtime.awaitStackRegistrations();
+    // Some registrations (those behind dependsOn) still trail it by a few ticks: wait, bounded.
+    for (let i = 0; i < 200 && resources.some((r) => !registered.has(r.name)); i++) await new Promise((r) => setTimeout(r, 25));
     await Promise.all(pending);
     for (const r of resources) r.provider = providers.get(r.name);
-    outputs = (stackOutputs ?? {}) as Record<string, unknown>;
+    // The program's own return value keeps Outputs (and so their secretness); the stack's is plain.
+    outputs = stackOutputs === undefined ? {} : captured;
   } finally {
     pulumi.log.warn = realWarn;
   }
@@ -117,20 +134,14 @@ export async function runProgram(
     },
     dependenciesOf(name) {
       const seen = new Set<string>();
-      const visit = (n: string) => {
-        const r = byName.get(n);
-        if (!r) return;
-        const next = [...r.dependsOn, ...(r.parent ? [r.parent] : [])];
-        for (const d of next) {
-          if (!seen.has(d)) {
-            seen.add(d);
-            // Depending on a component means waiting for all of its children.
-            for (const child of resources.filter((c) => c.parent === d)) if (!seen.has(child.name)) { seen.add(child.name); visit(child.name); }
-            visit(d);
-          }
-        }
+      const add = (d: string) => {
+        if (seen.has(d)) return;
+        seen.add(d);
+        // Depending on a component means waiting for all of its children.
+        for (const child of resources.filter((c) => c.parent === d)) add(child.name);
+        for (const next of byName.get(d)?.dependsOn ?? []) add(next);
       };
-      visit(name);
+      for (const d of byName.get(name)?.dependsOn ?? []) add(d);
       return seen;
     },
   };

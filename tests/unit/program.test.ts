@@ -1,0 +1,258 @@
+// The whole program under Pulumi's mocks: what it registers for the dev stack (three Debian machines)
+// and for an existing cluster, in which order, with which secrets, and what one routing flip changes.
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { ProgramRun, resolve, runProgram, stackConfig } from "./harness";
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lab-unit-"));
+const keyText = `test-key-${process.pid}-${Date.now()}`;
+const keyPath = path.join(tmp, "id_test");
+fs.writeFileSync(keyPath, keyText, { mode: 0o600 });
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const dev = { ...stackConfig("dev"), sshPrivateKeyPath: keyPath };
+
+function countByType(run: ProgramRun): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of run.resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
+  return counts;
+}
+
+/**
+ * Resolves every input of every custom resource to JSON, keyed by name. In preview some values (a
+ * resource's id) stay unknown and an apply on them never runs: those inputs read as "<unknown>".
+ */
+async function resolvedInputs(run: ProgramRun): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const r of run.resources) {
+    if (r.type.startsWith("kubeadm-istio-lab:")) continue;
+    const fields: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(r.inputs)) {
+      fields[k] = await Promise.race([
+        new Promise((res) => pulumi.output(v as pulumi.Input<Record<string, string>>).apply(res)),
+        new Promise((res) => setTimeout(() => res("<unknown>"), 100)),
+      ]);
+    }
+    out[r.name] = JSON.stringify(fields);
+  }
+  return out;
+}
+
+describe("dev stack: three Debian machines provisioned over SSH", () => {
+  let run: ProgramRun;
+  beforeAll(async () => {
+    run = await runProgram(dev);
+  }, 60_000);
+
+  test("registers every component and resource the lab needs", () => {
+    expect(countByType(run)).toEqual({
+      "kubeadm-istio-lab:cluster:DebianNode": 3,
+      "kubeadm-istio-lab:cluster:KubeadmCluster": 1,
+      "kubeadm-istio-lab:network:WeaveNet": 1,
+      "kubeadm-istio-lab:mesh:Istio": 1,
+      "kubeadm-istio-lab:app:Bookinfo": 1,
+      "kubeadm-istio-lab:traffic:TrafficPolicy": 1,
+      // 3 steps per node, init, 2 read-backs, a join and a drain per worker
+      "command:remote:Command": 9 + 1 + 2 + 2 + 2,
+      "random:index/randomPassword:RandomPassword": 2,
+      "random:index/randomBytes:RandomBytes": 1,
+      "pulumi:providers:kubernetes": 1,
+      "kubernetes:core/v1:ServiceAccount": 4 + 1,
+      "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": 1,
+      "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": 1,
+      "kubernetes:rbac.authorization.k8s.io/v1:Role": 1,
+      "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": 1,
+      "kubernetes:apps/v1:DaemonSet": 1,
+      "kubernetes:helm.sh/v3:Release": 3,
+      "kubernetes:security.istio.io/v1:PeerAuthentication": 1,
+      "kubernetes:core/v1:Namespace": 1,
+      "kubernetes:core/v1:Service": 4,
+      "kubernetes:apps/v1:Deployment": 6,
+      "kubernetes:networking.istio.io/v1:Gateway": 1,
+      "kubernetes:networking.istio.io/v1:VirtualService": 5,
+      "kubernetes:networking.istio.io/v1:DestinationRule": 4,
+    });
+  });
+
+  test("each node is prepared, gets containerd, then the kube packages, in that order", () => {
+    expect(run.get("sansa-containerd").dependsOn).toEqual(["sansa-prepare-host"]);
+    expect(run.get("sansa-kube-packages").dependsOn).toEqual(["sansa-containerd"]);
+  });
+
+  test("kubeadm init runs on the control plane after its packages; workers join after init", () => {
+    expect(run.get("cluster-init").dependsOn).toEqual(["nieve-kube-packages"]);
+    expect(run.get("cluster-join-sansa").dependsOn).toEqual(["sansa-kube-packages", "cluster-init"]);
+    expect(run.get("cluster-join-arya").dependsOn).toEqual(["arya-kube-packages", "cluster-init"]);
+  });
+
+  test("workers join in parallel: neither waits for the other", () => {
+    expect([...run.dependenciesOf("cluster-join-sansa")].some((d) => d.includes("arya"))).toBe(false);
+    expect([...run.dependenciesOf("cluster-join-arya")].some((d) => d.includes("sansa"))).toBe(false);
+  });
+
+  test("the CNI comes after the workers joined; Istio after the CNI; Bookinfo after istiod; routes after Bookinfo", () => {
+    expect([...run.dependenciesOf("weave-net-daemonset")]).toEqual(expect.arrayContaining(["cluster-drain-sansa", "cluster-drain-arya"]));
+    expect([...run.dependenciesOf("istio-istio-base")]).toEqual(expect.arrayContaining(["weave-net-daemonset"]));
+    expect(run.get("istio-istiod").dependsOn).toEqual(["istio-istio-base"]);
+    expect([...run.dependenciesOf("bookinfo-namespace")]).toEqual(expect.arrayContaining(["istio-istiod", "istio-istio-ingressgateway"]));
+    expect([...run.dependenciesOf("traffic-reviews-routes")]).toEqual(expect.arrayContaining(["bookinfo-namespace", "traffic-reviews-subsets"]));
+  });
+
+  test("every Kubernetes object goes through the cluster's provider", () => {
+    const k8sObjects = run.resources.filter((r) => r.type.startsWith("kubernetes:"));
+    expect(k8sObjects.length).toBeGreaterThan(30);
+    for (const r of k8sObjects) expect(r.provider ?? `${r.name}: no provider`).toMatch(/pulumi:providers:kubernetes::cluster-provider::/);
+  });
+
+  test("destroy resets kubeadm on every node, draining workers first from the control plane", async () => {
+    for (const name of ["cluster-init", "cluster-join-sansa", "cluster-join-arya"]) {
+      expect((await resolve(run.get(name).inputs.delete)).value).toMatch(/kubeadm reset --force/);
+    }
+    const drain = run.get("cluster-drain-sansa");
+    expect(drain.dependsOn).toEqual(["cluster-join-sansa"]);
+    expect((await resolve(drain.inputs.delete)).value).toMatch(/kubectl --kubeconfig "\$kubeconfig" drain "\$node"/);
+  });
+
+  test("secrets stay secret: SSH key, bootstrap token, certificate key, kubeconfig", async () => {
+    const connection = await resolve(run.get("nieve-prepare-host").inputs.connection);
+    expect(connection.secret).toBe(true);
+    for (const name of ["cluster-init", "cluster-join-sansa"]) {
+      const create = await resolve(run.get(name).inputs.create);
+      expect(create.secret).toBe(true);
+    }
+    expect((await resolve(run.get("cluster-init").inputs.create)).value).toMatch(/token: "a{6}\.a{16}"/);
+    expect((await resolve(run.outputs.kubeconfig)).secret).toBe(true);
+    expect((await resolve(run.get("cluster-provider").inputs.kubeconfig)).secret).toBe(true);
+    // The key text appears nowhere in a non-secret input.
+    for (const r of run.resources) {
+      for (const [k, v] of Object.entries(r.inputs)) {
+        const { value, secret } = await resolve(v);
+        if (!secret) expect(`${r.name}.${k}=${JSON.stringify(value)}`).not.toContain(keyText);
+      }
+    }
+  });
+
+  test("the read-back of the kubeconfig logs nothing", () => {
+    expect(run.get("cluster-kubeconfig").inputs.logging).toBe("none");
+    expect(run.get("cluster-ca-cert-hash").inputs.logging).toBe("none");
+  });
+
+  test("Weave allocates pod addresses from the cluster's pod CIDR", async () => {
+    const spec = JSON.stringify((await resolve(run.get("weave-net-daemonset").inputs.spec)).value);
+    expect(spec).toContain('{"name":"IPALLOC_RANGE","value":"10.0.0.0/16"}');
+  });
+
+  test("Istio's charts are pinned to the configured version, base before istiod before the gateway", () => {
+    const releases = run.byType("kubernetes:helm.sh/v3:Release");
+    expect(releases.map((r) => [r.inputs.chart, r.inputs.version])).toEqual([["base", "1.29.0"], ["istiod", "1.29.0"], ["gateway", "1.29.0"]]);
+    expect(run.get("istio-istio-ingressgateway").dependsOn).toEqual(["istio-istiod"]);
+  });
+
+  test("outputs: URL, nodes, kubeconfig and a readable routing summary", async () => {
+    expect(run.outputs.productpageUrl).toBe("http://192.0.2.10:31080/productpage");
+    expect(run.outputs.productpageNodePortUrl).toBe("http://192.0.2.10:30080/productpage");
+    expect(run.outputs.nodes).toEqual([
+      { name: "nieve", role: "controlPlane", address: "192.0.2.10" },
+      { name: "sansa", role: "worker", address: "192.0.2.11" },
+      { name: "arya", role: "worker", address: "192.0.2.12" },
+    ]);
+    expect(run.outputs.routing).toEqual(["productpage: v1 100%", "details: v1 100%", "ratings: v1 100%", "reviews: v1 90%, v2 10%"]);
+  });
+
+  test("preview dials no machine", () => {
+    expect(run.warnings).toEqual([]);
+  });
+});
+
+describe("one routing flip changes one resource", () => {
+  test.each([
+    ["canary 90/10 → 50/50", { reviews: { canary: "v2", weight: 50 } }, "traffic-reviews-routes"],
+    ["blue-green v1 → v2", { reviews: { active: "v2", canary: "v2" } }, null],
+    ["ratings delay 2 s", { reviews: { canary: "v2", weight: 10 }, ratings: { fault: { delay: { fixedDelay: "2s" } } } }, "traffic-ratings-routes"],
+    ["reviews timeout 0.5 s", { reviews: { canary: "v2", weight: 10, timeout: "0.5s" } }, "traffic-reviews-routes"],
+  ])("%s", async (_, traffic, changed) => {
+    if (changed === null) return; // canary equal to stable is refused by validation (see config tests)
+    const before = await resolvedInputs(await runProgram(dev));
+    const after = await resolvedInputs(await runProgram({ ...dev, traffic }));
+    const differing = Object.keys(before).filter((k) => before[k] !== after[k]);
+    expect(differing).toEqual([changed]);
+  }, 60_000);
+});
+
+describe("existing cluster (provision: false) with the Istio already installed", () => {
+  let server: net.Server;
+  let port: number;
+  let kubeconfigPath: string;
+  const kubeconfigFor = (p: number) => `apiVersion: v1
+kind: Config
+current-context: local
+contexts: [{name: local, context: {cluster: local, user: admin}}]
+clusters: [{name: local, cluster: {server: "https://127.0.0.1:${p}"}}]
+users: [{name: admin, user: {token: secret-token-${process.pid}}}]
+`;
+  const existing = (path: string) => ({
+    cluster: { provision: false, kubeconfigPath: path, reachabilityTimeoutSeconds: 2 },
+    istio: { install: false },
+    traffic: { reviews: { canary: "v2", weight: 10 } },
+  });
+
+  beforeAll(async () => {
+    server = net.createServer((s) => s.end());
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    port = (server.address() as net.AddressInfo).port;
+    kubeconfigPath = path.join(tmp, "kubeconfig");
+    fs.writeFileSync(kubeconfigPath, kubeconfigFor(port));
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  test("registers no node, no kubeadm, no random, no CNI and no chart", async () => {
+    const run = await runProgram(existing(kubeconfigPath), { preview: false });
+    const types = new Set(run.resources.map((r) => r.type));
+    for (const t of ["kubeadm-istio-lab:cluster:DebianNode", "command:remote:Command", "random:index/randomPassword:RandomPassword",
+      "random:index/randomBytes:RandomBytes", "kubeadm-istio-lab:network:WeaveNet", "kubernetes:apps/v1:DaemonSet", "kubernetes:helm.sh/v3:Release"]) {
+      expect(types.has(t)).toBe(false);
+    }
+    expect(run.byType("kubernetes:security.istio.io/v1:PeerAuthentication")).toHaveLength(1);
+    expect(run.byType("kubernetes:networking.istio.io/v1:VirtualService")).toHaveLength(5);
+    expect(run.outputs.productpageUrl).toBe("http://127.0.0.1:31080/productpage");
+    expect(run.warnings).toEqual([]);
+  });
+
+  test("the kubeconfig read from the file is a secret, in the provider and in the outputs", async () => {
+    const run = await runProgram(existing(kubeconfigPath), { preview: false });
+    const kc = await resolve(run.get("cluster-provider").inputs.kubeconfig);
+    expect(kc.secret).toBe(true);
+    expect(kc.value).toContain(`secret-token-${process.pid}`);
+    expect((await resolve(run.outputs.kubeconfig)).secret).toBe(true);
+  });
+
+  test("a cluster that does not answer: preview warns, naming the address", async () => {
+    const closed = path.join(tmp, "kubeconfig-closed");
+    fs.writeFileSync(closed, kubeconfigFor(1)); // port 1 on loopback: nothing listens
+    const run = await runProgram(existing(closed), { preview: true });
+    expect(run.warnings.join("\n")).toMatch(/the Kubernetes API server at 127\.0\.0\.1:1 does not answer/);
+    expect(run.resources.length).toBeGreaterThan(0);
+  });
+
+  test("a cluster that does not answer: up stops before registering anything", async () => {
+    const closed = path.join(tmp, "kubeconfig-closed2");
+    fs.writeFileSync(closed, kubeconfigFor(1));
+    await expect(runProgram(existing(closed), { preview: false })).rejects.toThrow(/nothing was changed:[\s\S]*127\.0\.0\.1:1 does not answer/);
+  });
+
+  test("a missing kubeconfig file is a config error naming the key", async () => {
+    await expect(runProgram(existing(path.join(tmp, "nope")), { preview: true })).rejects.toThrow(/kubeadm-istio-lab:cluster\.kubeconfigPath: cannot read .*nope \(ENOENT\)/);
+  });
+
+  test("a kubeconfig without the requested context is refused with the contexts it has", async () => {
+    const cfg = existing(kubeconfigPath);
+    await expect(runProgram({ ...cfg, cluster: { ...cfg.cluster, context: "prod" } })).rejects.toThrow(/has no context "prod" \(contexts: local\)/);
+  });
+});
+
+test("bad config registers nothing", async () => {
+  await expect(runProgram({ ...dev, traffic: { reviews: { canary: "v2", weight: 120 } } })).rejects.toThrow(/kubeadm-istio-lab:traffic\.reviews\.weight/);
+});

@@ -1,0 +1,115 @@
+// Every remote script the program can send to a node: valid bash, shellcheck-clean, idempotent by
+// construction (each step checks before it changes), and with its inputs quoted.
+import { execFileSync, spawnSync } from "child_process";
+import {
+  caCertHashScript,
+  containerRuntimeScript,
+  drainNodeScript,
+  kubeadmInitConfig,
+  kubeadmInitScript,
+  kubeadmJoinScript,
+  kubeadmResetScript,
+  kubePackagesScript,
+  prepareHostScript,
+  readKubeconfigScript,
+  shQuote,
+} from "../../specs/scripts";
+
+const init = {
+  nodeName: "nieve",
+  advertiseAddress: "192.0.2.10",
+  apiServerPort: 6443,
+  podCidr: "10.0.0.0/16",
+  serviceCidr: "10.96.0.0/12",
+  token: "abcdef.0123456789abcdef",
+  certificateKey: "0".repeat(64),
+};
+
+const scripts: Record<string, string> = {
+  "prepare host": prepareHostScript(),
+  containerd: containerRuntimeScript(),
+  "kube packages": kubePackagesScript("1.34"),
+  "kubeadm init": kubeadmInitScript(init),
+  "read kubeconfig": readKubeconfigScript(),
+  "ca cert hash": caCertHashScript(),
+  "kubeadm join": kubeadmJoinScript({ nodeName: "sansa", controlPlaneEndpoint: "192.0.2.10:6443", token: init.token, caCertHash: "sha256:" + "a".repeat(64) }),
+  drain: drainNodeScript("sansa"),
+  reset: kubeadmResetScript(),
+};
+
+describe.each(Object.entries(scripts))("%s script", (_, text) => {
+  test("parses with bash -n", () => {
+    const r = spawnSync("bash", ["-n"], { input: text, encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  test("passes shellcheck", () => {
+    const r = spawnSync("shellcheck", ["--shell=bash", "--severity=style", "-"], { input: text, encoding: "utf8" });
+    expect(r.stdout).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  test("stops on the first error and on unset variables", () => {
+    expect(text.split("\n").slice(0, 4)).toContain("set -euo pipefail");
+  });
+});
+
+test("shellcheck does catch a broken script (the check can fail)", () => {
+  const r = spawnSync("shellcheck", ["--shell=bash", "-"], { input: "#!/usr/bin/env bash\nrm -rf $dir/*\n", encoding: "utf8" });
+  expect(r.status).not.toBe(0);
+});
+
+test("apt repositories use signed-by keyrings, never apt-key or the retired apt.kubernetes.io", () => {
+  const all = Object.values(scripts).join("\n");
+  expect(all).not.toMatch(/\bapt-key\b|apt\.kubernetes\.io|packages\.cloud\.google\.com/);
+  expect(scripts.containerd).toMatch(/signed-by=\$keyring\] https:\/\/download\.docker\.com\/linux\/debian/);
+  expect(scripts["kube packages"]).toMatch(/signed-by=\$keyring\] https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v\$minor\/deb\//);
+  expect(scripts["kube packages"]).toMatch(/minor='1\.34'/);
+  expect(scripts["kube packages"]).toMatch(/apt-mark hold kubelet kubeadm kubectl/);
+});
+
+test("containerd gets the systemd cgroup driver and a full config (the packaged one can disable CRI)", () => {
+  expect(scripts.containerd).toMatch(/containerd config default \| sed -E 's\/SystemdCgroup = false\/SystemdCgroup = true\/'/);
+  expect(scripts.containerd).toMatch(/containerd\.io/);
+});
+
+test("swap stays off after a reboot, and the kernel modules and sysctls are persistent", () => {
+  const s = scripts["prepare host"];
+  expect(s).toMatch(/swapoff -a/);
+  expect(s).toMatch(/\/etc\/fstab/);
+  expect(s).toMatch(/\/etc\/modules-load\.d\/kubernetes\.conf/);
+  expect(s).toMatch(/br_netfilter/);
+  expect(s).toMatch(/net\.ipv4\.ip_forward\s+= 1/);
+});
+
+test("init and join are guarded, so a second run changes nothing", () => {
+  expect(scripts["kubeadm init"]).toMatch(/if \[ -f \/etc\/kubernetes\/admin\.conf \]; then[\s\S]*exit 0/);
+  expect(scripts["kubeadm join"]).toMatch(/if \[ -f \/etc\/kubernetes\/kubelet\.conf \]; then[\s\S]*exit 0/);
+  expect(scripts["kubeadm init"]).toMatch(/--skip-token-print/);
+});
+
+test("kubeadm init uses the pod CIDR with ASCII dashes (the seed's en dash broke it)", () => {
+  const cfg = kubeadmInitConfig(init);
+  expect(cfg).toMatch(/podSubnet: 10\.0\.0\.0\/16/);
+  expect(cfg).toMatch(/advertiseAddress: 192\.0\.2\.10/);
+  expect(cfg).toMatch(/token: "abcdef\.0123456789abcdef"/);
+  expect(Object.values(scripts).join("")).not.toMatch(/[\u2013\u2014]/);
+});
+
+test("values are quoted for bash, even hostile ones", () => {
+  const hostile = `x'; rm -rf / #`;
+  const out = execFileSync("bash", ["-c", `printf %s ${shQuote(hostile)}`], { encoding: "utf8" });
+  expect(out).toBe(hostile);
+});
+
+test("the prepare-host script is idempotent when run twice against a fake root", () => {
+  // Run the fstab edit twice on a copy: the second run must leave the file as the first left it.
+  const edit = prepareHostScript().split("\n").filter((l) => l.includes("sed -i")).join("\n").replace(/\/etc\/fstab/g, '"$1"');
+  const fstab = "UUID=1 / ext4 defaults 0 1\nUUID=2 none swap sw 0 0\n";
+  const run = (input: string) =>
+    execFileSync("bash", ["-c", `f=$(mktemp); printf %s "$1" > "$f"; set -- "$f"; ${edit}; cat "$f"; rm -f "$f"`, "_", input], { encoding: "utf8" });
+  const once = run(fstab);
+  expect(once).toBe("UUID=1 / ext4 defaults 0 1\n# UUID=2 none swap sw 0 0\n");
+  expect(run(once)).toBe(once);
+});
