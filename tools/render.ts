@@ -1,0 +1,24 @@
+// Prints, as YAML, the Istio objects the program registers for a stack (same pure builders as the
+// components): the input for `istioctl validate` / `analyze` and for the Envoy route checks.
+//   npm run render -- --stack dev
+import * as path from "path";
+import { stringify } from "yaml";
+import { LabConfig } from "../config/schema";
+import { buildIngress, buildMeshPeerAuthentication, buildTrafficObjects } from "../specs/routes";
+import { readStackConfig, stackArg } from "./stackConfig";
+
+export function renderIstioObjects(config: LabConfig): object[] {
+  const ns = config.bookinfo.namespace;
+  const { destinationRules, virtualServices } = buildTrafficObjects(config.traffic, ns);
+  const ingress = buildIngress(ns);
+  return [buildMeshPeerAuthentication(config.istio.mtls), ingress.gateway, ingress.virtualService, ...destinationRules, ...virtualServices];
+}
+
+export function toYaml(objects: object[]): string {
+  return objects.map((o) => stringify(o)).join("---\n");
+}
+
+if (require.main === module) {
+  const stack = stackArg(process.argv) ?? "dev";
+  process.stdout.write(toYaml(renderIstioObjects(readStackConfig(path.resolve(__dirname, ".."), stack))));
+}
