@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# The program on this machine, end to end: npm packages, the toolchain (built from Go modules, cached),
+# a local Kubernetes API server with kwok nodes, and `pulumi up` on the `local` stack.
+#
+#   scripts/local.sh up            set everything up and run `pulumi up` (npm run local)
+#   scripts/local.sh down          destroy the stack's resources and stop the cluster (npm run local:down)
+#   scripts/local.sh pulumi ARGS   run pulumi on the local stack, e.g. config set --path ... (npm run pulumi --)
+#   scripts/local.sh env           print the environment lines to use pulumi/kubectl by hand
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+LAB_CACHE=${LAB_CACHE:-$HOME/.cache/kubeadm-istio-lab}
+CLUSTER_DIR=$LAB_CACHE/local-cluster
+STACK=local
+export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$LAB_CACHE/state}
+# The local stack's secrets (its kubeconfig) are encrypted with this passphrase; set your own to change it.
+export PULUMI_CONFIG_PASSPHRASE=${PULUMI_CONFIG_PASSPHRASE-local-lab}
+export PULUMI_SKIP_UPDATE_CHECK=true
+# The plugins come from scripts/toolchain.sh; a missing one must fail at once, not try to download.
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+
+start=$(date +%s)
+step() { printf '\n[local] %s (+%ss) %s\n' "$(date +%H:%M:%S)" "$(($(date +%s) - start))" "$*"; }
+
+toolchain_path() {
+  PATH="$(bash scripts/toolchain.sh --print-path):$PATH"
+  export PATH
+}
+
+cluster_running() {
+  [ -f "$CLUSTER_DIR/env" ] && bash scripts/cluster.sh status --dir "$CLUSTER_DIR" >/dev/null 2>&1
+}
+
+select_stack() {
+  mkdir -p "${PULUMI_BACKEND_URL#file://}"
+  pulumi stack select --create "$STACK" --non-interactive >/dev/null
+}
+
+cmd_up() {
+  if [ ! -d node_modules ]; then
+    step "npm ci --ignore-scripts (the Pulumi packages' install scripts would try to download plugins)"
+    npm ci --ignore-scripts --no-audit --no-fund
+  fi
+  step "toolchain: pulumi, language host, kubernetes provider, etcd, kube-apiserver, kwok, istioctl (cold: about 40 min on 2 cores; cached: seconds)"
+  bash scripts/toolchain.sh
+  toolchain_path
+  if cluster_running; then
+    step "local cluster already running ($CLUSTER_DIR)"
+  else
+    if [ -d "$CLUSTER_DIR" ]; then bash scripts/cluster.sh stop --dir "$CLUSTER_DIR" >/dev/null 2>&1 || true; fi
+    step "starting the local cluster: etcd, kube-apiserver, controller-manager, scheduler, kwok nodes nieve/sansa/arya"
+    bash scripts/cluster.sh start --dir "$CLUSTER_DIR"
+  fi
+  select_stack
+  step "pulumi up --stack $STACK (--refresh: a restarted cluster starts empty)"
+  pulumi up --stack "$STACK" --yes --refresh --skip-preview --non-interactive
+  step "stack outputs"
+  pulumi stack output --stack "$STACK"
+  cat <<HINTS
+
+[local] done in $(($(date +%s) - start))s. Look at the cluster:
+  kubectl --kubeconfig $CLUSTER_DIR/kubeconfig get virtualservices,destinationrules -A
+  kubectl --kubeconfig $CLUSTER_DIR/kubeconfig get virtualservice reviews -n bookinfo -o yaml
+Flip the routing and preview it:
+  npm run pulumi -- config set --path traffic.reviews.weight 50
+  npm run pulumi -- preview --diff
+  npm run pulumi -- up --yes
+Tear it down:
+  npm run local:down
+HINTS
+}
+
+cmd_down() {
+  toolchain_path
+  if cluster_running; then
+    select_stack
+    step "pulumi destroy --stack $STACK"
+    pulumi destroy --stack "$STACK" --yes --non-interactive
+  else
+    step "no local cluster running: nothing to destroy"
+  fi
+  step "stopping the local cluster"
+  bash scripts/cluster.sh stop --dir "$CLUSTER_DIR"
+}
+
+case ${1:-} in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  pulumi)
+    shift
+    toolchain_path
+    select_stack
+    exec pulumi --stack "$STACK" "$@"
+    ;;
+  env)
+    toolchain_path
+    printf 'export %s\n' "PATH=$PATH" "PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL" \
+      "PULUMI_CONFIG_PASSPHRASE=$PULUMI_CONFIG_PASSPHRASE" "PULUMI_SKIP_UPDATE_CHECK=true" \
+      "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true" "KUBECONFIG=$CLUSTER_DIR/kubeconfig"
+    ;;
+  *)
+    sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac
