@@ -167,6 +167,17 @@ describe("dev stack: three Debian machines provisioned over SSH", () => {
   });
 });
 
+test("monitoring addons are switched on in config, each a pinned chart after istiod", async () => {
+  const istio = { ...(dev["istio"] as object), addons: { prometheus: true, grafana: true, kiali: true, jaeger: true } };
+  const run = await runProgram({ ...dev, istio });
+  const addons = run.byType("kubernetes:helm.sh/v3:Release").filter((r) => !["base", "istiod", "gateway"].includes(String(r.inputs.chart)));
+  expect(addons.map((r) => r.inputs.chart)).toEqual(["prometheus", "grafana", "kiali-server", "jaeger"]);
+  for (const r of addons) {
+    expect(r.inputs.version).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(r.dependsOn).toEqual(["istio-istiod"]);
+  }
+});
+
 describe("one routing flip changes one resource", () => {
   test.each([
     ["canary 90/10 → 50/50", { reviews: { canary: "v2", weight: 50 } }, "traffic-reviews-routes"],
