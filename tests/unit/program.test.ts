@@ -13,7 +13,7 @@ const keyPath = path.join(tmp, "id_test");
 fs.writeFileSync(keyPath, keyText, { mode: 0o600 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-const dev = { ...stackConfig("dev"), sshPrivateKeyPath: keyPath };
+const dev: Record<string, unknown> = { ...stackConfig("dev"), sshPrivateKeyPath: keyPath };
 
 function countByType(run: ProgramRun): Record<string, number> {
   const counts: Record<string, number> = {};
