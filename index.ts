@@ -14,21 +14,21 @@ import { TrafficPolicy } from "./components/trafficPolicy";
 
 export = async () => {
   // 1. Config, validated as a whole before anything is registered.
-  const { config, sshPrivateKey, kubeconfig } = loadConfig();
+  const { config, access } = loadConfig();
   const { cluster: clusterSpec } = config;
 
   // 2. Is what we are about to change there? Preview warns; up stops before any change.
   const endpoints: Endpoint[] = [];
   let apiHost: string | undefined;
-  if (clusterSpec.provision) {
+  if (access.kind === "ssh") {
     // Only `up` dials the machines: a preview must work before they exist.
     if (!pulumi.runtime.isDryRun()) {
       config.nodes.forEach((n, i) =>
         endpoints.push({ what: `node ${n.name} (SSH)`, host: n.address, port: n.port, hint: `check ${CONFIG_NAMESPACE}:nodes[${i}].address and port, and that sshd runs there` }),
       );
     }
-  } else if (kubeconfig) {
-    const api = apiServerOf(kubeconfig.text, clusterSpec.context);
+  } else {
+    const api = apiServerOf(access.text, clusterSpec.context);
     if ("error" in api) throw new ConfigError([`the kubeconfig (${CONFIG_NAMESPACE}:cluster.kubeconfigPath or :kubeconfig) ${api.error}`]);
     apiHost = api.host;
     endpoints.push({ what: "the Kubernetes API server", host: api.host, port: api.port, hint: "is the cluster running, and is this the right kubeconfig/context?" });
@@ -40,11 +40,17 @@ export = async () => {
   }
 
   // 3. Machines and the cluster (or an existing cluster's kubeconfig).
-  const nodes = config.nodes.map((n) => new DebianNode(n.name, { node: n, privateKey: sshPrivateKey!, kubernetesVersion: clusterSpec.kubernetesVersion }));
-  const controlPlane = nodes.find((n) => n.role === "controlPlane");
-  const cluster = controlPlane
-    ? new KubeadmCluster("cluster", { provision: true, cluster: clusterSpec, controlPlane, workers: nodes.filter((n) => n !== controlPlane) })
-    : new KubeadmCluster("cluster", { provision: false, kubeconfig: kubeconfig!.secret, context: clusterSpec.context });
+  let cluster: KubeadmCluster;
+  let controlPlane: DebianNode | undefined;
+  if (access.kind === "ssh") {
+    const nodes = config.nodes.map((n) => new DebianNode(n.name, { node: n, privateKey: access.privateKey, kubernetesVersion: clusterSpec.kubernetesVersion }));
+    // Validation guarantees exactly one control plane whenever nodes are provisioned.
+    controlPlane = nodes.find((n) => n.role === "controlPlane");
+    if (!controlPlane) throw new ConfigError([`${CONFIG_NAMESPACE}:nodes: no node has role controlPlane`]);
+    cluster = new KubeadmCluster("cluster", { provision: true, cluster: clusterSpec, controlPlane, workers: nodes.filter((n) => n !== controlPlane) });
+  } else {
+    cluster = new KubeadmCluster("cluster", { provision: false, kubeconfig: access.secret, context: clusterSpec.context });
+  }
   const onCluster = { providers: { kubernetes: cluster.provider } };
 
   // 4. The CNI, only on clusters we built.

@@ -4,12 +4,14 @@ import * as os from "os";
 import * as pulumi from "@pulumi/pulumi";
 import { CONFIG_NAMESPACE, ConfigError, LabConfig, parseLabConfig } from "./schema";
 
+/** How the program reaches its cluster: SSH to the machines it provisions, or an existing kubeconfig. */
+export type ClusterAccess =
+  | { kind: "ssh"; privateKey: pulumi.Output<string> }
+  | { kind: "kubeconfig"; secret: pulumi.Output<string>; text: string };
+
 export interface LoadedConfig {
   config: LabConfig;
-  /** SSH private key for the nodes (secret); present whenever nodes are provisioned. */
-  sshPrivateKey?: pulumi.Output<string>;
-  /** Existing cluster: its kubeconfig (secret) and the same text for the reachability check. */
-  kubeconfig?: { secret: pulumi.Output<string>; text: string };
+  access: ClusterAccess;
 }
 
 function expandHome(path: string): string {
@@ -41,19 +43,21 @@ export function loadConfig(): LoadedConfig {
     hasKubeconfig: kubeconfigSecret !== undefined,
   });
 
+  // parseLabConfig has checked that the key or kubeconfig is configured; here they are read.
   const problems: string[] = [];
-  const loaded: LoadedConfig = { config };
+  let access: ClusterAccess | undefined;
   if (config.cluster.provision) {
     const fromFile = sshKeyPath === undefined ? undefined : readFile("sshPrivateKeyPath", sshKeyPath, problems);
-    loaded.sshPrivateKey = fromFile !== undefined ? pulumi.secret(fromFile) : cfg.getSecret("sshPrivateKey");
+    const privateKey = fromFile !== undefined ? pulumi.secret(fromFile) : cfg.getSecret("sshPrivateKey");
+    if (privateKey) access = { kind: "ssh", privateKey };
   } else {
     const path = config.cluster.kubeconfigPath;
     // Read the secret's text once, without the plain-read warning, only to find the API server address.
     const text = path !== undefined ? readFile("cluster.kubeconfigPath", path, problems) : pulumi.runtime.getConfig(`${CONFIG_NAMESPACE}:kubeconfig`);
-    if (text !== undefined) {
-      loaded.kubeconfig = { secret: path !== undefined ? pulumi.secret(text) : (kubeconfigSecret ?? pulumi.secret(text)), text };
-    }
+    if (text !== undefined) access = { kind: "kubeconfig", secret: path !== undefined ? pulumi.secret(text) : (kubeconfigSecret ?? pulumi.secret(text)), text };
   }
-  if (problems.length > 0) throw new ConfigError(problems);
-  return loaded;
+  if (problems.length > 0 || access === undefined) {
+    throw new ConfigError(problems.length > 0 ? problems : [`${CONFIG_NAMESPACE}: no SSH key or kubeconfig could be read`]);
+  }
+  return { config, access };
 }
