@@ -2,7 +2,7 @@
 // scenarios is checked without a cluster or an engine. One DestinationRule and one VirtualService per
 // service: a routing flip only ever touches that service's VirtualService.
 import { RoutePolicy, ServiceTraffic, Strategy, TrafficSpec } from "../config/schema";
-import { BOOKINFO_PORT, SERVICE_NAMES, ServiceName, versionsOf } from "./catalogue";
+import { BOOKINFO_PORT, isServiceName, SERVICE_NAMES, versionsOf } from "./catalogue";
 import { formatIstioDuration } from "./duration";
 import {
   DestinationRule,
@@ -20,7 +20,7 @@ import {
 export const MANAGED_BY = { "app.kubernetes.io/managed-by": "kubeadm-istio-lab" };
 
 /** The destinations of the default route: one version (blue-green) or a weighted pair (canary). */
-export function splitOf(service: ServiceName, strategy: Strategy): HTTPRouteDestination[] {
+export function splitOf(service: string, strategy: Strategy): HTTPRouteDestination[] {
   if (strategy.kind === "blueGreen") {
     return [{ destination: { host: service, subset: strategy.active } }];
   }
@@ -63,7 +63,7 @@ function stringMatch(kind: "exact" | "prefix" | "regex", value: string): StringM
 }
 
 /** HTTP routes in Istio's order of evaluation: header routes first, then the default route. */
-export function buildHttpRoutes(service: ServiceName, traffic: ServiceTraffic): HTTPRoute[] {
+export function buildHttpRoutes(service: string, traffic: ServiceTraffic): HTTPRoute[] {
   const headerRoutes = traffic.headerRoutes.map((h, i) =>
     withPolicy(
       {
@@ -79,7 +79,8 @@ export function buildHttpRoutes(service: ServiceName, traffic: ServiceTraffic): 
   return [...headerRoutes, defaultRoute];
 }
 
-export function buildVirtualService(service: ServiceName, traffic: ServiceTraffic, namespace: string): VirtualService {
+/** `service` is a Bookinfo service, or any host in the namespace (the benchmark's synthetic ones). */
+export function buildVirtualService(service: string, traffic: ServiceTraffic, namespace: string): VirtualService {
   return {
     apiVersion: "networking.istio.io/v1",
     kind: "VirtualService",
@@ -94,14 +95,16 @@ export function buildVirtualService(service: ServiceName, traffic: ServiceTraffi
   };
 }
 
-export function buildDestinationRule(service: ServiceName, namespace: string): DestinationRule {
+export function buildDestinationRule(service: string, namespace: string, versions?: readonly string[]): DestinationRule {
+  const subsets = versions ?? (isServiceName(service) ? versionsOf(service) : undefined);
+  if (!subsets) throw new Error(`no versions known for service ${service}`);
   return {
     apiVersion: "networking.istio.io/v1",
     kind: "DestinationRule",
     metadata: { name: service, namespace, labels: { ...MANAGED_BY } },
     spec: {
       host: service,
-      subsets: versionsOf(service).map((v) => ({ name: v, labels: { version: v } })),
+      subsets: subsets.map((v) => ({ name: v, labels: { version: v } })),
     },
   };
 }
@@ -183,7 +186,7 @@ function describePolicy(policy: RoutePolicy): string[] {
   return parts;
 }
 
-export function summarizeService(service: ServiceName, traffic: ServiceTraffic): string {
+export function summarizeService(service: string, traffic: ServiceTraffic): string {
   const split = splitOf(service, traffic.strategy)
     .map((d) => `${d.destination.subset} ${d.weight ?? 100}%`)
     .join(", ");
