@@ -36,7 +36,7 @@ export = async () => {
   const down = await unreachable(endpoints, clusterSpec.reachabilityTimeoutSeconds * 1000);
   if (down.length > 0) {
     if (!pulumi.runtime.isDryRun()) throw new Error(`nothing was changed:\n  - ${down.join("\n  - ")}`);
-    down.forEach((line) => pulumi.log.warn(`${line}. The diff below compares with Pulumi's state only, not with the cluster.`));
+    down.forEach((line) => pulumi.log.warn(`${line}\nThe preview goes on, but its diff compares with Pulumi's state only, not with the cluster.`));
   }
 
   // 3. Machines and the cluster (or an existing cluster's kubeconfig).

@@ -11,8 +11,9 @@ import { createStack, EngineStack, engineEnv } from "./support/pulumi";
 
 jest.setTimeout(300_000);
 
-const PACK = path.join(REPO_ROOT, "policies");
-const PRODUCTION = path.join(PACK, "config", "production.json");
+// The Node.js language host built here cannot run a pack folder; the engine runs this launcher instead.
+const PACK = path.join(REPO_ROOT, "policies", "run-pack");
+const PRODUCTION = path.join(REPO_ROOT, "policies", "config", "production.json");
 let cluster: LocalCluster;
 let local: EngineStack;
 
