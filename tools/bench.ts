@@ -12,7 +12,7 @@ import { stringify } from "yaml";
 import { parseLabConfig } from "../config/schema";
 import { buildDestinationRule, buildVirtualService } from "../specs/routes";
 import { kubectlPath, run, startCluster, LocalCluster } from "../tests/engine/support/cluster";
-import { createStack, engineEnv } from "../tests/engine/support/pulumi";
+import { createStack, engineEnv, pulumiCommand } from "../tests/engine/support/pulumi";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -73,7 +73,7 @@ async function inlineStack(name: string, program: () => Promise<void>): Promise<
   fs.mkdirSync(env.PULUMI_HOME, { recursive: true });
   const stack = await LocalWorkspace.createOrSelectStack(
     { stackName: name, projectName: "bench", program },
-    { envVars: env, pulumiHome: env.PULUMI_HOME, projectSettings: { name: "bench", runtime: "nodejs" } },
+    { envVars: env, pulumiHome: env.PULUMI_HOME, pulumiCommand: await pulumiCommand(), projectSettings: { name: "bench", runtime: "nodejs" } },
   );
   return {
     stack,

@@ -7,7 +7,7 @@ import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import * as fs from "fs";
 import * as os from "os";
 import { LocalCluster, REPO_ROOT, startCluster } from "./support/cluster";
-import { createStack, EngineStack, engineEnv } from "./support/pulumi";
+import { createStack, EngineStack, engineEnv, pulumiCommand } from "./support/pulumi";
 
 jest.setTimeout(300_000);
 
@@ -72,7 +72,7 @@ test("a program that breaks rules 1, 2, 3 and 5 fails the preview, naming each p
   };
   const stack = await LocalWorkspace.createOrSelectStack(
     { stackName: "breaker", projectName: "policy-breaker", program },
-    { envVars: env, pulumiHome: env.PULUMI_HOME, projectSettings: { name: "policy-breaker", runtime: "nodejs" } },
+    { envVars: env, pulumiHome: env.PULUMI_HOME, pulumiCommand: await pulumiCommand(), projectSettings: { name: "policy-breaker", runtime: "nodejs" } },
   );
   const lines: string[] = [];
   try {

@@ -5,8 +5,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse, stringify } from "yaml";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { pathWithToolchain, REPO_ROOT, toolPath } from "./cluster";
+import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import { labCacheDir, pathWithToolchain, REPO_ROOT, toolPath } from "./cluster";
 
 export const PROJECT = "kubeadm-istio-lab";
 export const PASSPHRASE = "engine-tests-only";
@@ -34,6 +34,13 @@ export function engineEnv(stateDir: string): Record<string, string> {
   };
 }
 
+/** The CLI built by scripts/toolchain.sh ($LAB_CACHE/bin/pulumi), whatever the caller's PATH. */
+export async function pulumiCommand(): Promise<PulumiCommand> {
+  toolPath("pulumi");
+  // PulumiCommand.get looks for <root>/bin/pulumi; its version check would reject our source build's tag.
+  return PulumiCommand.get({ root: labCacheDir(), skipVersionCheck: true });
+}
+
 /**
  * Creates stack `name` of the project from `Pulumi.<base>.yaml`, with `edit` applied to its config
  * (keys without the project prefix), in a fresh file backend.
@@ -54,10 +61,9 @@ export async function createStack(
     settingsFile,
     stringify({ config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`${PROJECT}:${k}`, v])) }),
   );
-  toolPath("pulumi");
   const stack = await LocalWorkspace.createOrSelectStack(
     { stackName: name, workDir: REPO_ROOT },
-    { envVars: env, pulumiHome: env.PULUMI_HOME },
+    { envVars: env, pulumiHome: env.PULUMI_HOME, pulumiCommand: await pulumiCommand() },
   );
   return {
     stack,
