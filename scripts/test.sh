@@ -11,6 +11,8 @@ if [ ! -d node_modules ]; then
   step "installing npm packages (npm ci --ignore-scripts)"
   npm ci --ignore-scripts --no-audit --no-fund
 fi
+# Go lives in /usr/local/go on these machines; a non-login shell may not have it on PATH.
+command -v go >/dev/null 2>&1 || PATH=/usr/local/go/bin:$PATH
 step "toolchain (cached builds are skipped)"
 bash scripts/toolchain.sh
 PATH="$(bash scripts/toolchain.sh --print-path):$PATH"
@@ -25,11 +27,16 @@ status=0
 step "jest: unit and engine suites"
 npx jest --json --outputFile="$results/jest.json" "$@" || status=$?
 
+step "go: Envoy routes computed by Istio's control-plane code (envoy/)"
+bash scripts/go-test.sh | tee "$results/go.log" || status=1
+
 # One line for CI, summed over all suites: "N passed, N failed".
 # shellcheck disable=SC2016 # JavaScript, not shell
 node -e '
-  const r = require(process.argv[1]);
+  const fs = require("fs");
+  const r = fs.existsSync(process.argv[1]) ? require(process.argv[1]) : { numPassedTests: 0, numFailedTests: 1, testResults: [] };
   const failedSuites = r.testResults.filter((s) => s.status === "failed" && s.assertionResults.length === 0).length;
-  console.log(`${r.numPassedTests} passed, ${r.numFailedTests + failedSuites} failed`);
-' "$results/jest.json"
+  const go = /go: (\d+) passed, (\d+) failed/.exec(fs.readFileSync(process.argv[2], "utf8")) ?? [0, 0, 1];
+  console.log(`${r.numPassedTests + Number(go[1])} passed, ${r.numFailedTests + failedSuites + Number(go[2])} failed`);
+' "$results/jest.json" "$results/go.log"
 exit "$status"
