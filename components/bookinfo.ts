@@ -3,7 +3,7 @@ import * as k8s from "@pulumi/kubernetes";
 import type { BookinfoSpec } from "../config/schema";
 import { SERVICE_NAMES } from "../specs/catalogue";
 import { deploymentSpec, labelsOf, serviceAccountName, serviceSpec, workloads } from "../specs/bookinfo";
-import { buildIngress, MANAGED_BY } from "../specs/routes";
+import { buildGateway, MANAGED_BY } from "../specs/routes";
 import { istioResource } from "./istioResource";
 
 export interface BookinfoArgs {
@@ -21,6 +21,8 @@ export interface BookinfoArgs {
 export class Bookinfo extends pulumi.ComponentResource {
   readonly namespace: pulumi.Output<string>;
   readonly deployments: k8s.apps.v1.Deployment[];
+  /** The Istio Gateway that productpage's ingress routes bind to. */
+  readonly gateway: k8s.apiextensions.CustomResource;
 
   constructor(name: string, args: BookinfoArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kubeadm-istio-lab:app:Bookinfo", name, {}, opts);
@@ -65,9 +67,7 @@ export class Bookinfo extends pulumi.ComponentResource {
         ),
     );
 
-    const ingress = buildIngress(cfg.namespace);
-    const gateway = istioResource(`${name}-gateway`, ingress.gateway, inNamespace);
-    istioResource(`${name}-ingress-routes`, ingress.virtualService, { parent: this, dependsOn: [ns, gateway] });
+    this.gateway = istioResource(`${name}-gateway`, buildGateway(cfg.namespace), inNamespace);
     this.registerOutputs({ namespace: this.namespace });
   }
 }

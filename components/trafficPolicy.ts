@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
 import type { TrafficSpec } from "../config/schema";
 import { SERVICE_NAMES } from "../specs/catalogue";
-import { buildDestinationRule, buildVirtualService, summarizeTraffic } from "../specs/routes";
+import { buildDestinationRule, buildIngressRoutes, buildVirtualService, summarizeTraffic } from "../specs/routes";
 import { istioResource } from "./istioResource";
 
 export interface TrafficPolicyArgs {
@@ -16,7 +16,8 @@ export interface TrafficPolicyArgs {
 
 /**
  * Routing from stack config: per service one DestinationRule (its version subsets) and one
- * VirtualService (its routes). A routing flip changes one VirtualService and nothing else.
+ * VirtualService (its routes), plus productpage's routes at the ingress gateway. A routing flip changes
+ * that service's VirtualService and nothing else (for productpage, also its ingress routes).
  */
 export class TrafficPolicy extends pulumi.ComponentResource {
   readonly destinationRules: k8s.apiextensions.CustomResource[] = [];
@@ -40,6 +41,13 @@ export class TrafficPolicy extends pulumi.ComponentResource {
       this.destinationRules.push(rule);
       this.virtualServices.push(routes);
     }
+    // Browsers come in through the ingress gateway, which needs productpage's split of its own.
+    this.virtualServices.push(
+      istioResource(`${name}-ingress-routes`, buildIngressRoutes(args.namespace, args.traffic.productpage), {
+        parent: this,
+        dependsOn: [...(args.after ?? []), ...this.destinationRules],
+      }),
+    );
     this.summary = summarizeTraffic(args.traffic);
     this.registerOutputs({ summary: this.summary });
   }

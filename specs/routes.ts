@@ -122,9 +122,9 @@ export function buildTrafficObjects(traffic: TrafficSpec, namespace: string): {
 
 export const INGRESS_SELECTOR = { istio: "ingressgateway" };
 
-/** The Istio Gateway and the VirtualService that expose productpage through the ingress gateway. */
-export function buildIngress(namespace: string): { gateway: Gateway; virtualService: VirtualService } {
-  const gateway: Gateway = {
+/** The Istio Gateway on the ingress gateway's port 80 that exposes Bookinfo. */
+export function buildGateway(namespace: string): Gateway {
+  return {
     apiVersion: "networking.istio.io/v1",
     kind: "Gateway",
     metadata: { name: "bookinfo-gateway", namespace, labels: { ...MANAGED_BY } },
@@ -133,30 +133,44 @@ export function buildIngress(namespace: string): { gateway: Gateway; virtualServ
       servers: [{ port: { number: 80, name: "http", protocol: "HTTP" }, hosts: ["*"] }],
     },
   };
-  const toProductpage = { destination: { host: "productpage", port: { number: BOOKINFO_PORT } } };
-  const virtualService: VirtualService = {
+}
+
+/**
+ * Productpage's routes at the ingress gateway. Gateway traffic does not pass through productpage's
+ * mesh VirtualService, so its split (and timeout, retries, fault) is repeated here; without the
+ * subsets the mesh routing would not apply to browsers (istioctl analyze IST0140).
+ */
+export function buildIngressRoutes(namespace: string, productpage: ServiceTraffic): VirtualService {
+  const split = splitOf("productpage", productpage.strategy).map((d) => ({
+    ...d,
+    destination: { ...d.destination, port: { number: BOOKINFO_PORT } },
+  }));
+  return {
     apiVersion: "networking.istio.io/v1",
     kind: "VirtualService",
-    metadata: { name: "bookinfo", namespace, labels: { ...MANAGED_BY } },
+    metadata: { name: "bookinfo", namespace, labels: { ...MANAGED_BY }, annotations: { "pulumi.com/patchForce": "true" } },
     spec: {
       hosts: ["*"],
       gateways: ["bookinfo-gateway"],
       http: [
-        {
-          name: "productpage",
-          match: [
-            { uri: { exact: "/productpage" } },
-            { uri: { prefix: "/static" } },
-            { uri: { exact: "/login" } },
-            { uri: { exact: "/logout" } },
-            { uri: { prefix: "/api/v1/products" } },
-          ],
-          route: [toProductpage],
-        },
+        withPolicy(
+          {
+            name: "productpage",
+            match: [
+              { uri: { exact: "/productpage" } },
+              { uri: { prefix: "/static" } },
+              { uri: { exact: "/login" } },
+              { uri: { exact: "/logout" } },
+              { uri: { prefix: "/api/v1/products" } },
+            ],
+            route: split,
+          },
+          {},
+          productpage.policy,
+        ),
       ],
     },
   };
-  return { gateway, virtualService };
 }
 
 /** Mesh-wide mTLS: a PeerAuthentication named "default" in Istio's root namespace, with no selector. */

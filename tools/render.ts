@@ -4,14 +4,19 @@
 import * as path from "path";
 import { stringify } from "yaml";
 import { LabConfig } from "../config/schema";
-import { buildIngress, buildMeshPeerAuthentication, buildTrafficObjects } from "../specs/routes";
+import { buildGateway, buildIngressRoutes, buildMeshPeerAuthentication, buildTrafficObjects } from "../specs/routes";
 import { readStackConfig, stackArg } from "./stackConfig";
 
 export function renderIstioObjects(config: LabConfig): object[] {
   const ns = config.bookinfo.namespace;
   const { destinationRules, virtualServices } = buildTrafficObjects(config.traffic, ns);
-  const ingress = buildIngress(ns);
-  return [buildMeshPeerAuthentication(config.istio.mtls), ingress.gateway, ingress.virtualService, ...destinationRules, ...virtualServices];
+  return [
+    buildMeshPeerAuthentication(config.istio.mtls),
+    buildGateway(ns),
+    buildIngressRoutes(ns, config.traffic.productpage),
+    ...destinationRules,
+    ...virtualServices,
+  ];
 }
 
 export function toYaml(objects: object[]): string {

@@ -6,7 +6,7 @@ import { parse as parseYaml, stringify } from "yaml";
 import { OpMap } from "@pulumi/pulumi/automation";
 import { LabConfig, parseLabConfig } from "../../config/schema";
 import { SERVICE_NAMES } from "../../specs/catalogue";
-import { buildDestinationRule, buildVirtualService } from "../../specs/routes";
+import { buildDestinationRule, buildIngressRoutes, buildVirtualService } from "../../specs/routes";
 import { renderIstioObjects } from "../../tools/render";
 import { CommandError, LocalCluster, run, startCluster, toolPath } from "./support/cluster";
 import { createStack, EngineStack, stateFileText } from "./support/pulumi";
@@ -64,6 +64,8 @@ async function expectRoutesInCluster(): Promise<void> {
     const vs = await getJson<K8sObject>(["get", "virtualservices.networking.istio.io", service, "-n", NS]);
     expect({ service, spec: vs.spec }).toEqual({ service, spec: buildVirtualService(service, cfg.traffic[service], NS).spec });
   }
+  const ingress = await getJson<K8sObject>(["get", "virtualservices.networking.istio.io", "bookinfo", "-n", NS]);
+  expect(ingress.spec).toEqual(buildIngressRoutes(NS, cfg.traffic.productpage).spec);
 }
 
 /** istioctl analyze against the live API server: the program's namespace must have no error or warning. */
@@ -169,7 +171,10 @@ describe.each(scenarios)("%s", (_, key, value, summaryLine) => {
     expect((up.outputs.routing.value as string[]).join("\n")).toContain(summaryLine);
     await expectRoutesInCluster();
 
-    const findings = analyzerFindings(await analyzeCluster()).filter((f) => f.level === "Error" || f.level === "Warning");
+    // IST0103 (a pod without a sidecar) is this cluster's doing: its stand-in Istio has no injector.
+    const findings = analyzerFindings(await analyzeCluster())
+      .filter((f) => f.level === "Error" || f.level === "Warning")
+      .filter((f) => f.code !== "IST0103");
     expect(findings).toEqual([]);
   });
 });
@@ -253,9 +258,15 @@ describe("drift, bad config, a lost cluster, destroy, secrets", () => {
   });
 });
 
-/** Resource URNs and inputs from a state file, to compare states across a failed operation. */
+/**
+ * Resource URNs and inputs from a state file, to compare states across a failed operation. Secrets
+ * are re-encrypted (new nonce) each time the engine writes the file: compare them as "<secret>".
+ * The root stack resource is left out: the engine registers it before the program runs.
+ */
 function resourcesOf(state: string): unknown {
-  const doc = JSON.parse(state) as { checkpoint: { latest?: { resources?: { urn: string; inputs?: unknown }[] } } };
-  return (doc.checkpoint.latest?.resources ?? []).map((r) => [r.urn, r.inputs]);
+  const doc = JSON.parse(state, (key: string, value: unknown) => (key === "ciphertext" ? "<secret>" : value)) as {
+    checkpoint: { latest?: { resources?: { urn: string; type: string; inputs?: unknown }[] } };
+  };
+  return (doc.checkpoint.latest?.resources ?? []).filter((r) => r.type !== "pulumi:pulumi:Stack").map((r) => [r.urn, r.inputs]);
 }
 

@@ -2,7 +2,7 @@
 // VirtualService each one must render. Expected specs read like Istio's sample files.
 import fc from "fast-check";
 import { parseLabConfig, TrafficSpec } from "../../config/schema";
-import { buildDestinationRule, buildIngress, buildTrafficObjects, buildVirtualService, summarizeTraffic } from "../../specs/routes";
+import { buildDestinationRule, buildGateway, buildIngressRoutes, buildTrafficObjects, buildVirtualService, summarizeTraffic } from "../../specs/routes";
 import { ServiceName } from "../../specs/catalogue";
 
 function traffic(raw: unknown): TrafficSpec {
@@ -165,12 +165,15 @@ describe("subsets and the ingress", () => {
     }
   });
 
-  test("productpage is exposed through the ingress gateway selected by istio: ingressgateway", () => {
-    const { gateway, virtualService } = buildIngress("bookinfo");
+  test("productpage is exposed through the ingress gateway selected by istio: ingressgateway, on its configured subset", () => {
+    const gateway = buildGateway("bookinfo");
+    const virtualService = buildIngressRoutes("bookinfo", traffic({ productpage: { timeout: "3s" } }).productpage);
     expect(gateway.spec.selector).toEqual({ istio: "ingressgateway" });
     expect(virtualService.spec.gateways).toEqual(["bookinfo-gateway"]);
     expect(virtualService.spec.http[0].match).toContainEqual({ uri: { exact: "/productpage" } });
-    expect(virtualService.spec.http[0].route).toEqual([{ destination: { host: "productpage", port: { number: 9080 } } }]);
+    // Gateway traffic skips productpage's mesh VirtualService: the subset and timeout are repeated here.
+    expect(virtualService.spec.http[0].route).toEqual([{ destination: { host: "productpage", subset: "v1", port: { number: 9080 } } }]);
+    expect(virtualService.spec.http[0].timeout).toBe("3s");
   });
 
   test("the routing summary reads in words", () => {
