@@ -18,6 +18,8 @@ export interface Recorded {
   dependsOn: string[];
   /** Name of the parent resource (component), if any. */
   parent?: string;
+  /** Outputs the resource's options mark secret. */
+  additionalSecretOutputs: string[];
 }
 
 export interface ProgramRun {
@@ -85,7 +87,15 @@ export async function runProgram(
   try {
     const stackOutputs = await pulumi.runtime.runInPulumiStack(async () => {
       pulumi.runtime.registerStackTransformation((t) => {
-        const record: Recorded = { type: t.type, name: t.name, urn: "", inputs: {}, dependsOn: [] };
+        const record: Recorded = {
+          type: t.type,
+          name: t.name,
+          urn: "",
+          inputs: {},
+          dependsOn: [],
+          // Only custom resources carry the option; components have none.
+          additionalSecretOutputs: (t.opts as pulumi.CustomResourceOptions).additionalSecretOutputs ?? [],
+        };
         const deps = t.opts.dependsOn;
         const list = (Array.isArray(deps) ? deps : deps ? [deps] : []) as pulumi.Resource[];
         if (t.opts.parent) pending.push(unwrap(t.opts.parent.urn).then((u) => { record.parent = nameFromUrn(u); }));
