@@ -19,7 +19,7 @@ const token = (secretOutputs: string[] = []): TestResource => ({
 const readKubeconfig = (extra: Record<string, unknown> = {}, secretOutputs: string[] = []): TestResource => ({
   type: TYPES.remoteCommand,
   name: "read-kubeconfig",
-  props: { connection: { host: "192.0.2.10", port: 22, user: "debian", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" }, create: "sudo cat /etc/kubernetes/admin.conf", ...extra },
+  props: { connection: { host: "192.0.2.10", port: 22, user: "debian", privateKey: "fake-ssh-private-key-for-tests" }, create: "sudo cat /etc/kubernetes/admin.conf", ...extra },
   additionalSecretOutputs: secretOutputs,
 });
 
@@ -69,7 +69,7 @@ describe("secrets-stay-secret (remediation sees secret marks)", () => {
     const result = await remediate("secrets-stay-secret", readKubeconfig(), { "secrets-stay-secret": "remediate" });
     const key = Object.getOwnPropertyDescriptor(result?.["connection"], "privateKey")?.value;
     expect(key).toBeInstanceOf(Secret);
-    expect((key as Secret).value).toBe("-----BEGIN OPENSSH PRIVATE KEY-----");
+    expect((key as Secret).value).toBe("fake-ssh-private-key-for-tests");
   });
   test("at level remediate a plaintext kubeconfig on the provider is wrapped", async () => {
     const provider: TestResource = { type: TYPES.k8sProvider, name: "k8s", props: { kubeconfig: "apiVersion: v1\nkind: Config" } };

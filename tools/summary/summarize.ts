@@ -4,7 +4,7 @@
 // by one, because they are the changes that hurt), then other creates and updates counted by type,
 // then policy violations, errors and warnings. "No changes" when nothing changes.
 import { describeRouting, describeRoutingChange } from "./routing";
-import { nameFromUrn, PolicyViolation, Preview, PreviewStep, stackFromUrn } from "./preview";
+import { isObject, nameFromUrn, PolicyViolation, Preview, PreviewStep, stackFromUrn } from "./preview";
 
 const VIRTUAL_SERVICE = /^kubernetes:networking\.istio\.io\/v[0-9a-z]+:VirtualService$/;
 const REPLACE_OPS = new Set(["replace", "create-replacement", "delete-replaced", "discard-replaced", "import-replacement"]);
@@ -43,8 +43,6 @@ export interface Summary {
   policyPacks: string[];
 }
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function specOf(state: PreviewStep["old"]): unknown {
   return state?.inputs?.spec ?? state?.outputs?.spec;
