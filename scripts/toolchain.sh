@@ -21,23 +21,27 @@ BUILD_DIR=$LAB_CACHE/build
 LOG_DIR=$LAB_CACHE/logs
 
 ALL_TOOLS=(pulumi pulumi-language-nodejs pulumi-resource-kubernetes etcd kube-apiserver
-  kube-controller-manager kube-scheduler kwok istioctl kubectl)
+  kube-controller-manager kube-scheduler kwok istioctl kubectl standins)
 
 usage() {
   cat <<EOF
-usage: $0 [--print-path] [--only NAME...] [--skip-apt]
+usage: $0 [--print-path] [--print-standins] [--only NAME...] [--skip-apt]
   --print-path   print the bin folder to put on PATH and exit
+  --print-standins  print the folder of the command/random provider stand-ins for the current
+                 tests/standins sources (for engine tests only; never on PATH) and exit
   --only NAME... build only these tools (${ALL_TOOLS[*]})
   --skip-apt     do not check or install Debian packages
 EOF
 }
 
 PRINT_PATH=false
+PRINT_STANDINS=false
 SKIP_APT=false
 ONLY=()
 while (($# > 0)); do
   case $1 in
     --print-path) PRINT_PATH=true ;;
+    --print-standins) PRINT_STANDINS=true ;;
     --skip-apt) SKIP_APT=true ;;
     --only)
       shift
@@ -61,6 +65,20 @@ done
 
 if $PRINT_PATH; then
   echo "$BIN_DIR"
+  exit 0
+fi
+
+# The command and random provider stand-ins (tests/standins) are built from this repository's own
+# module, in a folder named by a hash of their sources: a source change means a rebuild.
+STANDINS_SRC=$(cd "$SCRIPT_DIR/../tests/standins" && pwd)
+standins_dir() {
+  local hash
+  hash=$(cd "$STANDINS_SRC" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -print0 |
+    LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+  echo "$TOOLS_DIR/standins-$hash"
+}
+if $PRINT_STANDINS; then
+  standins_dir
   exit 0
 fi
 
@@ -106,8 +124,10 @@ ensure_apt_packages() {
   command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
+  # sshd for the engine tests of the command stand-in (run by the test as a user-level daemon).
+  [[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
   if ((${#missing[@]} == 0)); then
-    log "debian packages: shellcheck, openssl, kubectl present"
+    log "debian packages: shellcheck, openssl, kubectl, sshd present"
     return 0
   fi
   log "debian packages: installing ${missing[*]}"
@@ -366,6 +386,35 @@ build_istioctl() {
     "istio.io/istio/istioctl/cmd/istioctl@$ISTIO_MODULE_VERSION" "$1" "$2"
 }
 
+# The stand-ins go to their own folder and are NOT linked into $BIN_DIR: only engine tests install
+# them, into their own PULUMI_HOME (tests/engine/support/pulumi.ts), never on a user's PATH.
+STANDIN_BINARIES=(pulumi-resource-command pulumi-resource-random)
+build_standins() {
+  want standins || return 0
+  local dir name
+  dir=$(standins_dir)
+  if [[ -x $dir/${STANDIN_BINARIES[0]} && -x $dir/${STANDIN_BINARIES[1]} ]]; then
+    log "standins ${dir##*/standins-}: cached"
+    return 0
+  fi
+  CURRENT_LOG=$LOG_DIR/standins.log
+  : >"$CURRENT_LOG"
+  local tmp="$dir.partial.$$" start=$SECONDS
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  log "standins ${dir##*/standins-}: building from tests/standins (~1 min cold, seconds warm; log: $CURRENT_LOG)..."
+  (cd "$STANDINS_SRC" && run_go "provider stand-ins (tests/standins)" go build -trimpath -ldflags "-s -w" \
+    -o "$tmp/" ./cmd/pulumi-resource-command ./cmd/pulumi-resource-random)
+  for name in "${STANDIN_BINARIES[@]}"; do
+    [[ -x $tmp/$name ]] || die "standins: the build made no $name (log: $CURRENT_LOG)"
+  done
+  rm -rf "$dir"
+  mv -fT "$tmp" "$dir"
+  # Folders of older sources are of no further use.
+  find "$TOOLS_DIR" -maxdepth 1 -name 'standins-*' ! -name "${dir##*/}" -exec rm -rf {} +
+  log "standins ${dir##*/standins-}: done in $((SECONDS - start))s ($dir)"
+}
+
 # ---------------------------------------------------------------------------------------------
 TOTAL_START=$SECONDS
 log "cache: $LAB_CACHE (GOMODCACHE=$(go env GOMODCACHE), GOCACHE=$(go env GOCACHE), $(go env GOVERSION))"
@@ -386,5 +435,6 @@ build_tool kwok "$KWOK_VERSION" "cold builds take ~1-2 min" build_kwok
 build_tool istioctl "$ISTIO_MODULE_VERSION" "cold builds take ~5 min" build_istioctl
 # A kubectl of the same minor as the API server (the machine's may be older or missing).
 build_tool kubectl "$KUBERNETES_VERSION" "~1-2 min after kube-apiserver" build_kubectl
+build_standins
 
 log "all done in $((SECONDS - TOTAL_START))s; put on PATH: $BIN_DIR"

@@ -1,12 +1,13 @@
 // A real Pulumi engine for tests: the CLI, language host and Kubernetes provider built by
 // scripts/toolchain.sh, a file backend in a temp folder, and a stack of the project made from a
 // committed stack file with the cluster's kubeconfig put in.
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parse, stringify } from "yaml";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
-import { labCacheDir, pathWithToolchain, REPO_ROOT, toolPath } from "./cluster";
+import { labCacheDir, pathWithToolchain, REPO_ROOT, TOOLCHAIN_SCRIPT, toolPath } from "./cluster";
 
 export const PROJECT = "kubeadm-istio-lab";
 export const PASSPHRASE = "engine-tests-only";
@@ -34,6 +35,37 @@ export function engineEnv(stateDir: string): Record<string, string> {
     // `npm test` type-checks with tsc first; the engine need not type-check again on every run.
     PULUMI_NODEJS_TRANSPILE_ONLY: "true",
   };
+}
+
+/** Packages whose provider plugin is a stand-in (tests/standins): the real ones cannot be built here. */
+export const STANDIN_PACKAGES = ["command", "random"] as const;
+
+/**
+ * Installs the stand-in `command` and `random` plugins into `pulumiHome`'s plugin folder, at the
+ * versions the npm SDKs ask the engine for: only an engine run with that PULUMI_HOME finds them.
+ * Throws when scripts/toolchain.sh has not built them for the current tests/standins sources.
+ */
+export function installStandins(pulumiHome: string): void {
+  const dir = execFileSync("bash", [TOOLCHAIN_SCRIPT, "--print-standins"], {
+    encoding: "utf8",
+    env: { ...process.env, LAB_CACHE: labCacheDir() },
+  }).trim();
+  for (const name of STANDIN_PACKAGES) {
+    const binary = path.join(dir, `pulumi-resource-${name}`);
+    if (!fs.existsSync(binary)) {
+      throw new Error(`stand-in ${binary} is missing: run scripts/toolchain.sh --only standins`);
+    }
+    const pkgFile = path.join(REPO_ROOT, "node_modules", "@pulumi", name, "package.json");
+    const version = (JSON.parse(fs.readFileSync(pkgFile, "utf8")) as { pulumi?: { version?: string } }).pulumi?.version;
+    if (version === undefined) {
+      throw new Error(`${pkgFile} names no plugin version`);
+    }
+    const pluginDir = path.join(pulumiHome, "plugins", `resource-${name}-v${version}`);
+    fs.mkdirSync(pluginDir, { recursive: true });
+    const link = path.join(pluginDir, `pulumi-resource-${name}`);
+    fs.rmSync(link, { force: true });
+    fs.symlinkSync(binary, link);
+  }
 }
 
 /** The CLI built by scripts/toolchain.sh ($LAB_CACHE/bin/pulumi), whatever the caller's PATH. */
