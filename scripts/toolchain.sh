@@ -126,8 +126,12 @@ ensure_apt_packages() {
   command -v kubectl >/dev/null 2>&1 || missing+=(kubernetes-client)
   # sshd for the engine tests of the command stand-in (run by the test as a user-level daemon).
   [[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
+  # The Debian test hosts (scripts/hosts.sh): rootfs, systemd-nspawn, their firewall.
+  command -v debootstrap >/dev/null 2>&1 || [[ -x /usr/sbin/debootstrap ]] || missing+=(debootstrap)
+  command -v systemd-nspawn >/dev/null 2>&1 || missing+=(systemd-container)
+  command -v iptables >/dev/null 2>&1 || [[ -x /usr/sbin/iptables ]] || missing+=(iptables)
   if ((${#missing[@]} == 0)); then
-    log "debian packages: shellcheck, openssl, kubectl, sshd present"
+    log "debian packages: shellcheck, openssl, kubectl, sshd, debootstrap, systemd-nspawn, iptables present"
     return 0
   fi
   log "debian packages: installing ${missing[*]}"
