@@ -83,6 +83,16 @@ describeIfRoot('Debian test hosts (scripts/hosts.sh)', () => {
     }
   }, 70_000);
 
+  test('start refuses a subnet that overlaps an address of this machine, and makes nothing', async () => {
+    // 127.0.0.0/16 overlaps lo's 127.0.0.1/8 on every machine; the rig checks `ip -4 addr` first.
+    const refused = path.join(os.tmpdir(), `lab-hosts-refused-${process.pid}`);
+    await expect(hostsSh(['start', '--dir', refused, '--count', '1', '--subnet', '127.0.0.0/16', '--prefix', 'labr'], 30_000)).rejects.toThrow(
+      /subnet 127\.0\.0\.0\/16 overlaps lo's 127\.0\.0\.1\/8/,
+    );
+    expect(fs.existsSync(refused)).toBe(false);
+    expect((await asRoot('ip', ['-o', 'link'])).includes('labr-')).toBe(false);
+  }, 40_000);
+
   test('start boots three hosts and writes their names, addresses, ssh port, user, key and known_hosts', () => {
     expect(state.phase).toBe('running');
     expect(state.bridge).toMatchObject({ name: `${PREFIX}-hosts`, address: '10.213.200.1', prefixLength: 24 });

@@ -353,6 +353,7 @@ function nspawnArgs(h: HostState): string[] {
     '--console=read-only',
     '--system-call-filter=@keyring',
     // kubelet, kube-proxy and CNI plugins configure links and iptables inside the host's namespace.
+    // (CAP_SYS_RESOURCE would help containerd's OOMScoreAdjust, but this machine's own sessions lack it.)
     '--capability=CAP_NET_ADMIN',
     `--network-namespace-path=/run/netns/${h.netns}`,
     '--resolv-conf=off', '--timezone=off', '--link-journal=no',
@@ -439,17 +440,25 @@ export async function start(o: StartOptions): Promise<HostsState> {
     throw new RigError('the test hosts need root (network namespaces, mounts, iptables, cgroups): run scripts/hosts.sh, which uses sudo');
   }
   await ensureTools();
+  const freshDir = !exists(o.runDir) || fs.readdirSync(o.runDir).length === 0;
   fs.mkdirSync(o.runDir, { recursive: true });
   if (exists(path.join(o.runDir, MARKER))) {
     throw new RigError(`${o.runDir} already holds test hosts: stop them first`);
   }
-  if (fs.readdirSync(o.runDir).length > 0) {
+  if (!freshDir) {
     throw new RigError(`${o.runDir} is not empty`);
   }
   log(`run folder ${o.runDir}; hosts ${o.names.join(', ')} on ${o.subnet}`);
-  const rootfs = await ensureRootfs();
-  log(`rootfs ${rootfs.cached ? 'cached' : 'built'} in ${rootfs.buildSeconds.toFixed(1)}s: ${rootfs.dir}`);
-  const state = await plan(o, rootfs);
+  let state: HostsState;
+  try {
+    const rootfs = await ensureRootfs();
+    log(`rootfs ${rootfs.cached ? 'cached' : 'built'} in ${rootfs.buildSeconds.toFixed(1)}s: ${rootfs.dir}`);
+    state = await plan(o, rootfs);
+  } catch (err) {
+    // Nothing was made yet but the (empty) run folder.
+    fs.rmSync(o.runDir, { recursive: true, force: true });
+    throw err;
+  }
   fs.writeFileSync(path.join(o.runDir, MARKER), '');
   writeHostsState(state);
   try {
