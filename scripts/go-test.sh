@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The Envoy route tests (envoy/): Istio's own control-plane code, on the pinned pseudo-version in
-# envoy/go.mod, fed with the objects the program renders. Steps:
+# The project's Go tests: the Envoy route tests (envoy/): Istio's own control-plane code, on the
+# pinned pseudo-version in envoy/go.mod, fed with the objects the program renders; and the tests of
+# the command and random provider stand-ins (tests/standins/), against an SSH server on 127.0.0.1.
+# Steps:
 #   1. tools/routes.ts writes envoy/testdata/*.yaml from the program's builders (one file per scenario
 #      and per stack), so a change to config or builders reaches the tests;
-#   2. `go test -json` in envoy/ (first run: modules from the Go module proxy and a ~5 min compile,
-#      kept in the default Go caches, outside the repo);
+#   2. `go test -json` in envoy/ and tests/standins/ (first run: modules from the Go module proxy and
+#      a ~5 min compile, kept in the default Go caches, outside the repo);
 #   3. prints failures, then as its LAST line `go: N passed, N failed` (subtests count), and exits
 #      non-zero on any failure or build error.
 # Extra arguments go to `go test` (e.g. -run Canary).
@@ -32,8 +34,10 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 start=$(date +%s)
-(cd envoy && go test -json -count=1 "$@" ./...) >"$tmp/events.json" 2>"$tmp/stderr"
-rc=$?
+rc=0
+for module in envoy tests/standins; do
+  (cd "$module" && go test -json -count=1 "$@" ./...) >>"$tmp/events.json" 2>>"$tmp/stderr" || rc=$?
+done
 elapsed=$(($(date +%s) - start))
 
 # Tally the events; print each failed test's output, and build errors.

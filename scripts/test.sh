@@ -27,7 +27,7 @@ status=0
 step "jest: unit and engine suites"
 npx jest --json --outputFile="$results/jest.json" "$@" || status=$?
 
-step "go: Envoy routes computed by Istio's control-plane code (envoy/)"
+step "go: Envoy routes computed by Istio's control-plane code (envoy/), provider stand-ins (tests/standins/)"
 bash scripts/go-test.sh | tee "$results/go.log" || status=1
 
 # One line for CI, summed over all suites: "N passed, N failed".
