@@ -12,7 +12,20 @@ import { Istio } from "./components/istio";
 import { Bookinfo } from "./components/bookinfo";
 import { TrafficPolicy } from "./components/trafficPolicy";
 
+// A bad config or an unreachable machine is the user's to fix: the engine prints a RunError's message
+// alone, without a stack trace.
 export = async () => {
+  try {
+    return await program();
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof UnreachableError) throw new pulumi.RunError(e.message);
+    throw e;
+  }
+};
+
+class UnreachableError extends Error {}
+
+async function program() {
   // 1. Config, validated as a whole before anything is registered.
   const { config, access } = loadConfig();
   const { cluster: clusterSpec } = config;
@@ -35,7 +48,7 @@ export = async () => {
   }
   const down = await unreachable(endpoints, clusterSpec.reachabilityTimeoutSeconds * 1000);
   if (down.length > 0) {
-    if (!pulumi.runtime.isDryRun()) throw new Error(`nothing was changed:\n  - ${down.join("\n  - ")}`);
+    if (!pulumi.runtime.isDryRun()) throw new UnreachableError(`nothing was changed:\n  - ${down.join("\n  - ")}`);
     down.forEach((line) => pulumi.log.warn(`${line}\nThe preview goes on, but its diff compares with Pulumi's state only, not with the cluster.`));
   }
 
@@ -43,11 +56,11 @@ export = async () => {
   let cluster: KubeadmCluster;
   let controlPlane: DebianNode | undefined;
   if (access.kind === "ssh") {
-    const nodes = config.nodes.map((n) => new DebianNode(n.name, { node: n, privateKey: access.privateKey, kubernetesVersion: clusterSpec.kubernetesVersion }));
+    const nodes = config.nodes.map((n) => new DebianNode(n.name, { node: n, privateKey: access.privateKey, kubernetesVersion: clusterSpec.kubernetesVersion, sources: config.sources }));
     // Validation guarantees exactly one control plane whenever nodes are provisioned.
     controlPlane = nodes.find((n) => n.role === "controlPlane");
     if (!controlPlane) throw new ConfigError([`${CONFIG_NAMESPACE}:nodes: no node has role controlPlane`]);
-    cluster = new KubeadmCluster("cluster", { provision: true, cluster: clusterSpec, controlPlane, workers: nodes.filter((n) => n !== controlPlane) });
+    cluster = new KubeadmCluster("cluster", { provision: true, cluster: clusterSpec, imageRepository: config.sources.imageRepository, controlPlane, workers: nodes.filter((n) => n !== controlPlane) });
   } else {
     cluster = new KubeadmCluster("cluster", { provision: false, kubeconfig: access.secret, context: clusterSpec.context });
   }
@@ -72,4 +85,4 @@ export = async () => {
     kubeconfig: cluster.kubeconfig,
     routing: traffic.summary,
   };
-};
+}

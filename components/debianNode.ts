@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import type { NodeSpec } from "../config/schema";
+import type { NodeSpec, SourcesSpec } from "../config/schema";
 import { containerRuntimeScript, kubePackagesScript, prepareHostScript } from "../specs/scripts";
 
 export interface DebianNodeArgs {
@@ -10,6 +10,8 @@ export interface DebianNodeArgs {
   privateKey: pulumi.Input<string>;
   /** Kubernetes minor version whose kubeadm, kubelet and kubectl are installed, e.g. "1.34". */
   kubernetesVersion: string;
+  /** Where packages and images come from (public repositories, or the user's mirrors). */
+  sources: SourcesSpec;
 }
 
 /**
@@ -49,12 +51,12 @@ export class DebianNode extends pulumi.ComponentResource {
     );
     const runtime = new command.remote.Command(
       `${name}-containerd`,
-      { connection: this.connection, create: containerRuntimeScript() },
+      { connection: this.connection, create: containerRuntimeScript(args.sources) },
       { parent: this, dependsOn: [prepare] },
     );
     this.ready = new command.remote.Command(
       `${name}-kube-packages`,
-      { connection: this.connection, create: kubePackagesScript(args.kubernetesVersion) },
+      { connection: this.connection, create: kubePackagesScript(args.kubernetesVersion, args.sources.kubernetes) },
       { parent: this, dependsOn: [runtime] },
     );
     this.registerOutputs({ address: this.address, role: this.role });

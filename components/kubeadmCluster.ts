@@ -6,6 +6,7 @@ import type { ClusterSpec } from "../config/schema";
 import {
   caCertHashScript,
   drainNodeScript,
+  hostPort,
   kubeadmInitScript,
   kubeadmJoinScript,
   kubeadmResetScript,
@@ -18,6 +19,8 @@ export type KubeadmClusterArgs =
       /** Build the cluster with kubeadm on these machines. */
       provision: true;
       cluster: ClusterSpec;
+      /** kubeadm's imageRepository (sources.imageRepository). */
+      imageRepository: string;
       controlPlane: DebianNode;
       workers: DebianNode[];
     }
@@ -85,6 +88,7 @@ export class KubeadmCluster extends pulumi.ComponentResource {
               serviceCidr: cluster.serviceCidr,
               token: t,
               certificateKey: key,
+              imageRepository: args.imageRepository,
             }),
           ),
         ),
@@ -103,7 +107,7 @@ export class KubeadmCluster extends pulumi.ComponentResource {
     this.kubeconfig = pulumi.secret(readBack("kubeconfig", readKubeconfigScript()));
     const caCertHash = pulumi.secret(readBack("ca-cert-hash", caCertHashScript()));
 
-    const endpoint = `${controlPlane.address}:${cluster.apiServerPort}`;
+    const endpoint = hostPort(controlPlane.address, cluster.apiServerPort);
     // Workers depend on init and on their own packages only, never on each other: they join in parallel.
     this.workersJoined = workers.map((worker) => {
       const join = new command.remote.Command(

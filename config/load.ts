@@ -2,7 +2,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_NAMESPACE, ConfigError, LabConfig, parseLabConfig } from "./schema";
+import { CONFIG_NAMESPACE, CONFIG_KEYS, ConfigError, LabConfig, parseLabConfig, rawConfigFrom } from "./schema";
 
 /** How the program reaches its cluster: SSH to the machines it provisions, or an existing kubeconfig. */
 export type ClusterAccess =
@@ -27,21 +27,38 @@ function readFile(key: string, path: string, problems: string[]): string | undef
   }
 }
 
+/** A structured value as the engine passed it; null (an empty YAML key) stays null for the parser to name. */
+function readObject(cfg: pulumi.Config, key: string): unknown {
+  const text = cfg.get(key);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    // A plain string where a map or list is expected: the parser reports it with the key.
+    return text;
+  }
+}
+
 /** Reads and validates the stack's config; throws ConfigError naming every bad key. */
 export function loadConfig(): LoadedConfig {
   const cfg = new pulumi.Config(CONFIG_NAMESPACE);
   const sshKeyPath = cfg.get("sshPrivateKeyPath");
   const kubeconfigSecret = cfg.getSecret("kubeconfig");
-  const config = parseLabConfig({
-    cluster: cfg.getObject<unknown>("cluster"),
-    nodes: cfg.getObject<unknown>("nodes"),
-    istio: cfg.getObject<unknown>("istio"),
-    bookinfo: cfg.getObject<unknown>("bookinfo"),
-    weave: cfg.getObject<unknown>("weave"),
-    traffic: cfg.getObject<unknown>("traffic"),
-    hasSshPrivateKey: cfg.getSecret("sshPrivateKey") !== undefined || sshKeyPath !== undefined,
-    hasKubeconfig: kubeconfigSecret !== undefined,
-  });
+  // Every key of the namespace, so that a mistyped one ("trafic") is refused rather than ignored.
+  const prefix = `${CONFIG_NAMESPACE}:`;
+  const keys = Object.keys(pulumi.runtime.allConfig()).filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
+  const values: Record<string, unknown> = {};
+  for (const key of keys) values[key] = undefined;
+  for (const key of CONFIG_KEYS) {
+    if (key === "sshPrivateKey" || key === "kubeconfig" || key === "sshPrivateKeyPath") continue;
+    values[key] = readObject(cfg, key);
+  }
+  const config = parseLabConfig(
+    rawConfigFrom(values, {
+      hasSshPrivateKey: cfg.getSecret("sshPrivateKey") !== undefined || sshKeyPath !== undefined,
+      hasKubeconfig: kubeconfigSecret !== undefined,
+    }),
+  );
 
   // parseLabConfig has checked that the key or kubeconfig is configured; here they are read.
   const problems: string[] = [];

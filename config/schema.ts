@@ -1,6 +1,8 @@
 // Stack config: its shape (zod), its meaning (cross-field checks) and the typed, validated values the
 // components receive. Parsed once, in `parseLabConfig`; nothing downstream re-checks user input.
+import { isIP } from "net";
 import { z } from "zod";
+import { RE2JS } from "re2js";
 import { parseDurationMs } from "../specs/duration";
 import { BOOKINFO_SERVICES, SERVICE_NAMES, ServiceName, isServiceName, versionsOf } from "../specs/catalogue";
 import { cidrContains, cidrsOverlap, parseCidr, parseIPv4, Cidr } from "./cidr";
@@ -44,6 +46,8 @@ export interface IstioSpec {
   install: boolean;
   version: string;
   chartRepository: string;
+  /** Registry and path of Istio's images (pilot, proxyv2): the charts' global.hub. */
+  hub: string;
   mtls: MtlsMode;
   ingressNodePort: number;
   addons: Record<AddonName, boolean>;
@@ -99,7 +103,29 @@ export interface ServiceTraffic {
 
 export type TrafficSpec = Record<ServiceName, ServiceTraffic>;
 
+/** An apt repository: the `deb` line's parts and where its signing key is fetched from. */
+export interface AptSource {
+  url: string;
+  /** Distribution ("bookworm"), or undefined for the machine's own codename; "/" for a flat repository. */
+  suite?: string;
+  component?: string;
+  keyUrl: string;
+}
+
+/** Where the machines download from: the public defaults, or a user's mirrors (offline installs). */
+export interface SourcesSpec {
+  /** containerd's packages (Docker's repository by default). */
+  containerd: AptSource & { package: string };
+  /** kubeadm, kubelet, kubectl (pkgs.k8s.io's flat repository for the configured minor by default). */
+  kubernetes: AptSource;
+  /** kubeadm's imageRepository: where the control-plane, kube-proxy, etcd, CoreDNS and pause images come from. */
+  imageRepository: string;
+  /** containerd mirrors by registry host, e.g. {"docker.io": "https://mirror.example:5000"}. */
+  registryMirrors: Record<string, string>;
+}
+
 export interface LabConfig {
+  sources: SourcesSpec;
   cluster: ClusterSpec;
   nodes: NodeSpec[];
   istio: IstioSpec;
@@ -110,6 +136,8 @@ export interface LabConfig {
 
 // ---------------------------------------------------------------------------------------------
 // Shapes of the raw config. Objects are strict so a typo ("wieght") is an error, not a silent default.
+// Each part is parsed field by field (see `fields`): one bad value is reported and left out, the rest
+// is still checked, and a check that needs a bad value is skipped instead of run on a default.
 
 const name = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, {
   error: "must be a DNS label: lower-case letters, digits and '-'",
@@ -120,7 +148,43 @@ const percent = z.number().min(0).max(100);
 const duration = z.string().refine((s) => (parseDurationMs(s) ?? 0) >= 1, {
   error: "must be a duration of at least 1ms like 500ms, 0.5s, 2s or 1m",
 });
-const image = z.string().regex(/^[a-z0-9][a-z0-9._\-/:@]*$/, { error: "must be an image reference" });
+const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" });
+const registryHost = z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$/, {
+  error: "must be a registry host such as registry.example.com or 10.0.0.5:5000",
+});
+const registryPath = z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/, {
+  error: "must be a registry and optional path such as registry.k8s.io or mirror.example:5000/istio",
+});
+
+/** Why an image reference is not pinned, or undefined when it is (a tag other than latest, or a digest). */
+export function imagePinProblem(ref: string): string | undefined {
+  if (/@sha256:[a-f0-9]{64}$/.test(ref)) return undefined;
+  const last = ref.slice(ref.lastIndexOf("/") + 1);
+  const colon = last.indexOf(":");
+  if (colon < 0) return "has no tag; pin a version, e.g. docker.io/istio/examples-bookinfo-reviews-v2:1.20.3";
+  if (last.slice(colon + 1) === "latest") return "is tagged latest; pin a version (a tag or an @sha256: digest)";
+  return undefined;
+}
+const image = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._\-/:@]*$/, { error: "must be an image reference" })
+  .superRefine((ref, ctx) => {
+    const problem = imagePinProblem(ref);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
+
+/** Why `address` is neither an IPv4 or IPv6 address nor an RFC 1123 host name, or undefined. */
+export function addressProblem(address: string): string | undefined {
+  if (isIP(address) !== 0) return undefined;
+  if (/^[\d.]+$/.test(address)) return "is not a valid IPv4 address (four numbers 0-255, e.g. 192.0.2.10)";
+  if (address.includes(":")) return "is not a valid IPv6 address (e.g. 2001:db8::10)";
+  const labels = address.split(".");
+  const hostname =
+    address.length <= 253 &&
+    labels.every((l) => /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(l)) &&
+    !/^\d+$/.test(labels[labels.length - 1]);
+  return hostname ? undefined : "is neither an IP address nor a host name (e.g. 192.0.2.10 or nieve.example.com)";
+}
 
 const rawNode = z.strictObject({
   name,
@@ -150,7 +214,8 @@ const rawIstio = z.strictObject({
     .string()
     .regex(/^1\.\d+\.\d+$/, { error: 'must be an Istio release such as "1.29.0"' })
     .optional(),
-  chartRepository: z.url().optional(),
+  chartRepository: httpUrl.optional(),
+  hub: registryPath.optional(),
   mtls: z.enum(["STRICT", "PERMISSIVE", "DISABLE"]).optional(),
   ingressNodePort: nodePort.optional(),
   addons: z.strictObject(Object.fromEntries(ADDONS.map((a) => [a, z.boolean().optional()]))).optional(),
@@ -158,20 +223,38 @@ const rawIstio = z.strictObject({
 
 const rawBookinfo = z.strictObject({
   namespace: name.optional(),
-  imageRegistry: z.string().min(1).optional(),
+  imageRegistry: registryPath.optional(),
   imageTag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/).refine((t) => t !== "latest", {
     error: "must be a pinned tag, not latest",
   }).optional(),
-  images: z.record(z.string(), image).optional(),
+  images: z.record(z.string(), z.unknown()).optional(),
   nodePort: z.union([nodePort, z.literal(false)]).optional(),
   replicas: z.number().int().min(1).max(10).optional(),
   host: z.string().min(1).optional(),
 });
 
 const rawWeave = z.strictObject({
-  version: z.string().regex(/^\d+\.\d+\.\d+$/).optional(),
+  version: z.string().regex(/^\d+\.\d+\.\d+$/, { error: 'must be a release such as "2.8.1"' }).optional(),
+  registry: registryPath.optional(),
   kubeImage: image.optional(),
   npcImage: image.optional(),
+});
+
+const debPackage = z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, { error: "must be a Debian package name" });
+const rawSources = z.strictObject({
+  containerd: z
+    .strictObject({
+      aptUrl: httpUrl.optional(),
+      suite: z.string().regex(/^[a-z0-9][a-z0-9.-]*$|^\/$/, { error: 'must be a distribution such as bookworm, or "/"' }).optional(),
+      component: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, { error: "must be a component such as stable" }).optional(),
+      keyUrl: httpUrl.optional(),
+      package: debPackage.optional(),
+    })
+    .optional(),
+  kubernetes: z.strictObject({ aptUrl: z.string().optional(), keyUrl: httpUrl.optional() }).optional(),
+  imageRepository: registryPath.optional(),
+  // Keys are checked in parseSources, where a bad one can be named.
+  registryMirrors: z.record(z.string(), httpUrl).optional(),
 });
 
 const rawPolicy = {
@@ -210,7 +293,8 @@ const rawServiceTraffic = z.strictObject({
   stable: z.string().optional(),
   canary: z.string().optional(),
   weight: z.number().int({ error: "must be a whole percentage" }).min(0).max(100).optional(),
-  headerRoutes: z.array(rawHeaderRoute).optional(),
+  // Each route is parsed on its own, so one bad route does not hide the others.
+  headerRoutes: z.array(z.unknown(), { error: "must be a list of routes" }).optional(),
   ...rawPolicy,
 });
 
@@ -225,13 +309,21 @@ export const DEFAULTS = {
   sshUser: "debian",
   istioVersion: "1.29.0",
   istioCharts: "https://istio-release.storage.googleapis.com/charts",
+  istioHub: "docker.io/istio",
   ingressNodePort: 31080,
   bookinfoNamespace: "bookinfo",
   bookinfoRegistry: "docker.io/istio",
   bookinfoTag: "1.20.3",
   bookinfoNodePort: 30080,
   weaveVersion: "2.8.1",
+  weaveRegistry: "docker.io/weaveworks",
   reachabilityTimeoutSeconds: 5,
+  containerdAptUrl: "https://download.docker.com/linux/debian",
+  containerdComponent: "stable",
+  containerdPackage: "containerd.io",
+  // One pkgs.k8s.io repository per minor version: {minor} is replaced by cluster.kubernetesVersion.
+  kubernetesAptUrl: "https://pkgs.k8s.io/core:/stable:/v{minor}/deb/",
+  imageRepository: "registry.k8s.io",
 } as const;
 
 /** Retry conditions Istio passes to Envoy's x-envoy-retry-on / x-envoy-retry-grpc-on. */
@@ -241,6 +333,12 @@ const RETRY_ON = new Set([
   "cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable",
 ]);
 
+/** The top-level keys of the project's config namespace; any other key there is a mistake. */
+export const CONFIG_KEYS = [
+  "cluster", "nodes", "istio", "bookinfo", "weave", "traffic", "sources",
+  "sshPrivateKey", "sshPrivateKeyPath", "kubeconfig",
+] as const;
+
 /** Raw values as read from Pulumi config: objects are unparsed, secrets only reported as present. */
 export interface RawConfig {
   cluster?: unknown;
@@ -249,8 +347,29 @@ export interface RawConfig {
   bookinfo?: unknown;
   weave?: unknown;
   traffic?: unknown;
+  sources?: unknown;
+  /** Every top-level key set in the namespace (without the prefix), when read from a stack. */
+  keys?: string[];
   hasSshPrivateKey: boolean;
   hasKubeconfig: boolean;
+}
+
+/** RawConfig from every value of the namespace, keyed without the project prefix. */
+export function rawConfigFrom(
+  values: Record<string, unknown>,
+  secrets: { hasSshPrivateKey: boolean; hasKubeconfig: boolean },
+): RawConfig {
+  return {
+    cluster: values.cluster,
+    nodes: values.nodes,
+    istio: values.istio,
+    bookinfo: values.bookinfo,
+    weave: values.weave,
+    traffic: values.traffic,
+    sources: values.sources,
+    keys: Object.keys(values),
+    ...secrets,
+  };
 }
 
 export class ConfigError extends Error {
@@ -263,15 +382,66 @@ export class ConfigError extends Error {
   }
 }
 
-type Path = readonly PropertyKey[];
-
-function keyOf(root: string, path: Path): string {
-  let key = `${CONFIG_NAMESPACE}:${root}`;
-  for (const p of path) key += typeof p === "number" ? `[${p}]` : `.${String(p)}`;
-  return key;
+function allowed(values: readonly string[]): string {
+  return values.join(", ");
 }
 
-function valueAt(value: unknown, path: Path): unknown {
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length];
+}
+
+/** The known key closest to a mistyped one, if it is close enough to be what was meant. */
+export function nearest(key: string, known: readonly string[]): string | undefined {
+  let best: { k: string; d: number } | undefined;
+  for (const k of known) {
+    const d = editDistance(key.toLowerCase(), k.toLowerCase());
+    if (!best || d < best.d) best = { k, d };
+  }
+  if (best && best.d <= Math.max(2, Math.floor(best.k.length / 3))) return best.k;
+  // A shortened key ("imageRepo") means the key it starts.
+  const lower = key.toLowerCase();
+  return lower.length >= 4 ? known.find((k) => k.toLowerCase().startsWith(lower)) : undefined;
+}
+
+function unknownKey(where: string, key: string, known: readonly string[], what = "key"): string {
+  const guess = nearest(key, known);
+  return `${where}.${key}: unknown ${what}; ${guess ? `did you mean ${guess}? ` : ""}allowed: ${allowed(known)}`;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+function describe(v: unknown): string {
+  return v === null ? "nothing (an empty value)" : JSON.stringify(v);
+}
+
+/** Known keys of the object schema at `path` inside `schema`, for did-you-mean hints in nested objects. */
+function knownKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] | undefined {
+  let s: z.ZodType = schema;
+  for (const p of path) {
+    while (s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType;
+    if (s instanceof z.ZodObject) s = s.shape[String(p)] as z.ZodType;
+    else if (s instanceof z.ZodArray) s = s.element as z.ZodType;
+    else if (s instanceof z.ZodRecord) s = s.valueType as z.ZodType;
+    else return undefined;
+    if (s === undefined) return undefined;
+  }
+  while (s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType;
+  return s instanceof z.ZodObject ? Object.keys(s.shape) : undefined;
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
   let v = value;
   for (const p of path) {
     if (v === null || typeof v !== "object") return undefined;
@@ -280,24 +450,74 @@ function valueAt(value: unknown, path: Path): unknown {
   return v;
 }
 
-/** Parses one top-level key with its schema, collecting readable problems. */
-function shape<T>(schema: z.ZodType<T>, root: string, value: unknown, problems: string[]): T | undefined {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  for (const issue of result.error.issues) {
-    const got = valueAt(value, issue.path);
-    const shown = issue.code === "unrecognized_keys" || got === undefined ? "" : ` (got ${JSON.stringify(got)})`;
-    problems.push(`${keyOf(root, issue.path)}: ${issue.message}${shown}`);
-  }
-  return undefined;
+function pathKey(key: string, path: readonly PropertyKey[]): string {
+  return key + path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
 }
 
-function allowed(values: readonly string[]): string {
-  return values.join(", ");
+/** Parses one value with its schema; each issue becomes a problem naming its full key. */
+function check<T>(schema: z.ZodType<T>, key: string, value: unknown, problems: string[]): { ok: true; data: T } | { ok: false } {
+  const result = schema.safeParse(value);
+  if (result.success) return { ok: true, data: result.data };
+  for (const issue of result.error.issues) {
+    const at = pathKey(key, issue.path);
+    const got = valueAt(value, issue.path);
+    if (issue.code === "unrecognized_keys") {
+      const known = knownKeysAt(schema, issue.path) ?? [];
+      for (const k of issue.keys) problems.push(unknownKey(at, k, known));
+    } else if (got === undefined && issue.code === "invalid_type") {
+      problems.push(`${at}: required`);
+    } else {
+      problems.push(`${at}: ${issue.message} (got ${describe(got)})`);
+    }
+  }
+  return { ok: false };
 }
+
+type Shape = z.core.$ZodShape;
+
+/** An object's fields that parsed, and the names of those that did not (reported in `problems`). */
+interface Fields<S extends Shape> {
+  value: Partial<z.output<z.ZodObject<S>>>;
+  failed: Set<string>;
+}
+
+/**
+ * Parses a (strict) object field by field: unknown keys are reported with the nearest known key, a bad
+ * field is reported and left out, the other fields are kept. Undefined when `raw` is not an object.
+ */
+function fields<S extends Shape>(schema: z.ZodObject<S>, key: string, raw: unknown, problems: string[]): Fields<S> | undefined {
+  if (raw === undefined) return { value: {}, failed: new Set() };
+  if (!isPlainObject(raw)) {
+    problems.push(
+      raw === null
+        ? `${key}: is empty; give it values (e.g. with pulumi config set --path) or remove the key`
+        : `${key}: must be a map of keys (got ${describe(raw)})`,
+    );
+    return undefined;
+  }
+  const known = Object.keys(schema.shape);
+  const value: Record<string, unknown> = {};
+  const failed = new Set<string>();
+  for (const k of Object.keys(raw)) {
+    if (known.includes(k)) continue;
+    problems.push(unknownKey(key, k, known));
+    // "wieght" is most likely weight: do not also report weight as missing.
+    const meant = nearest(k, known);
+    if (meant !== undefined && raw[meant] === undefined) failed.add(meant);
+  }
+  for (const k of known) {
+    const r = check(schema.shape[k] as z.ZodType, `${key}.${k}`, raw[k], problems);
+    if (r.ok) {
+      if (r.data !== undefined) value[k] = r.data;
+    } else failed.add(k);
+  }
+  return { value: value as Partial<z.output<z.ZodObject<S>>>, failed };
+}
+
+const NS = CONFIG_NAMESPACE;
 
 function toPolicy(
-  raw: z.infer<typeof rawHeaderRoute> | z.infer<typeof rawServiceTraffic>,
+  raw: { timeout?: string; retries?: z.infer<typeof rawPolicy.retries>; fault?: z.infer<typeof rawPolicy.fault> },
   key: string,
   problems: string[],
 ): RoutePolicy {
@@ -345,147 +565,244 @@ function checkVersion(service: ServiceName, version: string | undefined, key: st
   return version;
 }
 
-function toServiceTraffic(
-  service: ServiceName,
-  raw: z.infer<typeof rawServiceTraffic>,
-  problems: string[],
-): ServiceTraffic {
-  const key = `${CONFIG_NAMESPACE}:traffic.${service}`;
-  const isCanary = raw.strategy === "canary" || (raw.strategy === undefined && raw.canary !== undefined);
-  let strategy: Strategy;
-  if (isCanary) {
-    if (raw.stable !== undefined && raw.active !== undefined && raw.stable !== raw.active) {
-      problems.push(`${key}: stable (${raw.stable}) and active (${raw.active}) disagree; set only stable for a canary`);
+/** Istio hands header regexes to Envoy's RE2: lookarounds and backreferences that JavaScript takes are refused there. */
+export function re2Problem(pattern: string): string | undefined {
+  try {
+    RE2JS.compile(pattern);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+function toHeaderRoute(service: ServiceName, raw: unknown, key: string, problems: string[]): HeaderRoute | undefined {
+  const parsed = fields(rawHeaderRoute, key, raw, problems);
+  if (!parsed) return undefined;
+  const { value: route, failed } = parsed;
+  const kinds = (["exact", "prefix", "regex"] as const).filter((k) => route[k] !== undefined || failed.has(k));
+  if (kinds.length !== 1) {
+    problems.push(`${key}: set exactly one of exact, prefix or regex (found ${kinds.length === 0 ? "none" : kinds.join(", ")})`);
+  }
+  const kind = kinds[0] ?? "exact";
+  const value = route[kind] ?? "";
+  if (kind === "regex" && route.regex !== undefined) {
+    const problem = re2Problem(route.regex);
+    if (problem) problems.push(`${key}.regex: not a valid RE2 regular expression, the syntax Istio and Envoy take (no lookaround, no backreference): ${problem}`);
+  }
+  return {
+    header: route.header ?? "",
+    kind,
+    value,
+    version: failed.has("version") ? "" : checkVersion(service, route.version, `${key}.version`, problems),
+    policy: toPolicy(route, key, problems),
+  };
+}
+
+function toServiceTraffic(service: ServiceName, raw: unknown, problems: string[]): ServiceTraffic {
+  const key = `${NS}:traffic.${service}`;
+  const fallback: ServiceTraffic = { strategy: { kind: "blueGreen", active: versionsOf(service)[0] }, headerRoutes: [], policy: {} };
+  const parsed = fields(rawServiceTraffic, key, raw, problems);
+  if (!parsed) return fallback;
+  const { value: t, failed } = parsed;
+  const unknownStrategy = failed.has("strategy");
+  const isCanary = t.strategy === "canary" || (t.strategy === undefined && (t.canary !== undefined || failed.has("canary")));
+  let strategy: Strategy = fallback.strategy;
+  if (unknownStrategy) {
+    // Without a valid strategy only the versions named can be checked.
+    for (const field of ["active", "stable", "canary"] as const) checkVersion(service, t[field], `${key}.${field}`, problems);
+  } else if (isCanary) {
+    if (t.stable !== undefined && t.active !== undefined && t.stable !== t.active) {
+      problems.push(`${key}: stable (${t.stable}) and active (${t.active}) disagree; set only stable for a canary`);
     }
-    const stable = checkVersion(service, raw.stable ?? raw.active, `${key}.stable`, problems);
-    if (raw.canary === undefined) {
+    const stable = checkVersion(service, t.stable ?? t.active, `${key}.${t.stable !== undefined ? "stable" : "active"}`, problems);
+    if (t.canary === undefined && !failed.has("canary")) {
       problems.push(`${key}.canary: required with strategy canary: the version that gets weight%; allowed: ${allowed(versionsOf(service))}`);
     }
-    const canary = checkVersion(service, raw.canary, `${key}.canary`, problems);
-    if (raw.canary !== undefined && canary === stable) {
-      problems.push(`${key}.canary: must differ from the stable version ${stable}`);
-    }
-    if (raw.weight === undefined) {
+    const canary = checkVersion(service, t.canary, `${key}.canary`, problems);
+    if (t.canary !== undefined && canary === stable) problems.push(`${key}.canary: must differ from the stable version ${stable}`);
+    if (t.weight === undefined && !failed.has("weight")) {
       problems.push(`${key}.weight: required with a canary: the percentage (0-100) of requests sent to ${canary}`);
     }
-    strategy = { kind: "canary", stable, canary, weight: raw.weight ?? 0 };
+    strategy = { kind: "canary", stable, canary, weight: t.weight ?? 0 };
   } else {
     for (const field of ["stable", "weight"] as const) {
-      if (raw[field] !== undefined) {
-        problems.push(`${key}.${field}: only used by a canary; set ${key}.canary too, or remove ${field}`);
-      }
+      if (t[field] !== undefined) problems.push(`${key}.${field}: only used by a canary; set ${key}.canary too, or remove ${field}`);
     }
-    strategy = { kind: "blueGreen", active: checkVersion(service, raw.active, `${key}.active`, problems) };
+    strategy = { kind: "blueGreen", active: checkVersion(service, t.active, `${key}.active`, problems) };
   }
-
-  const headerRoutes = (raw.headerRoutes ?? []).map((route, i): HeaderRoute => {
-    const routeKey = `${key}.headerRoutes[${i}]`;
-    const kinds = (["exact", "prefix", "regex"] as const).filter((k) => route[k] !== undefined);
-    if (kinds.length !== 1) {
-      problems.push(`${routeKey}: set exactly one of exact, prefix or regex (found ${kinds.length === 0 ? "none" : kinds.join(", ")})`);
-    }
-    const kind = kinds[0] ?? "exact";
-    const value = route[kind] ?? "";
-    if (kind === "regex") {
-      try {
-        new RegExp(value);
-      } catch {
-        problems.push(`${routeKey}.regex: not a valid regular expression: ${value}`);
-      }
-    }
-    return {
-      header: route.header,
-      kind,
-      value,
-      version: checkVersion(service, route.version, `${routeKey}.version`, problems),
-      policy: toPolicy(route, routeKey, problems),
-    };
-  });
-  return { strategy, headerRoutes, policy: toPolicy(raw, key, problems) };
+  const headerRoutes = (t.headerRoutes ?? [])
+    .map((route, i) => toHeaderRoute(service, route, `${key}.headerRoutes[${i}]`, problems))
+    .filter((r): r is HeaderRoute => r !== undefined);
+  return { strategy, headerRoutes, policy: toPolicy(t, key, problems) };
 }
 
 function parseTraffic(raw: unknown, problems: string[]): TrafficSpec {
   const traffic = {} as TrafficSpec;
-  const parsed = shape(z.record(z.string(), rawServiceTraffic), "traffic", raw ?? {}, problems) ?? {};
-  for (const service of Object.keys(parsed)) {
-    if (!isServiceName(service)) {
-      problems.push(`${CONFIG_NAMESPACE}:traffic.${service}: unknown service; allowed: ${allowed(SERVICE_NAMES)}`);
-    }
+  let services: Record<string, unknown> = {};
+  if (raw === null) problems.push(`${NS}:traffic: is empty; set a service's routing (e.g. traffic.reviews.active v1) or remove the key`);
+  else if (raw !== undefined && !isPlainObject(raw)) problems.push(`${NS}:traffic: must be a map of services (got ${describe(raw)})`);
+  else services = raw ?? {};
+  for (const service of Object.keys(services)) {
+    if (!isServiceName(service)) problems.push(unknownKey(`${NS}:traffic`, service, SERVICE_NAMES, "service"));
   }
-  for (const service of SERVICE_NAMES) {
-    traffic[service] = toServiceTraffic(service, parsed[service] ?? {}, problems);
-  }
+  for (const service of SERVICE_NAMES) traffic[service] = toServiceTraffic(service, services[service], problems);
   return traffic;
 }
 
-function parseNodes(raw: unknown, provision: boolean, problems: string[]): NodeSpec[] {
-  if (!provision) {
-    if (raw !== undefined) problems.push(`${CONFIG_NAMESPACE}:nodes: only used when cluster.provision is true; remove it or set provision: true`);
+/** A node as far as it parsed: each field is undefined when it was missing or bad. */
+interface PartialNode {
+  index: number;
+  name?: string;
+  role?: NodeRole;
+  roleKnown: boolean;
+  address?: string;
+  port: number;
+  user: string;
+}
+
+function parseNodes(raw: unknown, provision: boolean | undefined, problems: string[]): NodeSpec[] {
+  if (provision === false) {
+    if (raw !== undefined) problems.push(`${NS}:nodes: only used when cluster.provision is true; remove it or set provision: true`);
     return [];
   }
-  const nodes = shape(z.array(rawNode, { error: "must be a list of nodes" }), "nodes", raw ?? [], problems) ?? [];
-  const specs = nodes.map((n) => ({
-    name: n.name,
-    role: n.role,
-    address: n.address,
-    port: n.port ?? DEFAULTS.sshPort,
-    user: n.user ?? DEFAULTS.sshUser,
-  }));
-  const controlPlanes = specs.filter((n) => n.role === "controlPlane");
-  if (controlPlanes.length !== 1) {
+  let list: unknown[] | undefined = [];
+  if (raw === null || (raw !== undefined && !Array.isArray(raw))) {
+    problems.push(`${NS}:nodes: must be a list of nodes with name, role and address (got ${describe(raw)})`);
+    list = undefined;
+  } else list = raw ?? [];
+  const nodes: PartialNode[] = (list ?? []).flatMap((n, index) => {
+    const parsed = fields(rawNode, `${NS}:nodes[${index}]`, n, problems);
+    if (!parsed) return [];
+    const { value, failed } = parsed;
+    let address = value.address;
+    if (address !== undefined) {
+      const problem = addressProblem(address);
+      if (problem) {
+        problems.push(`${NS}:nodes[${index}].address: ${JSON.stringify(address)} ${problem}`);
+        address = undefined;
+      }
+    }
+    return [{
+      index,
+      name: value.name,
+      role: value.role,
+      roleKnown: !failed.has("role"),
+      address,
+      port: value.port ?? DEFAULTS.sshPort,
+      user: value.user ?? DEFAULTS.sshUser,
+    }];
+  });
+
+  // The count of control planes is only true when every node's role is known (or too many are).
+  const controlPlanes = nodes.filter((n) => n.role === "controlPlane");
+  const allRolesKnown = list !== undefined && nodes.length === list.length && nodes.every((n) => n.roleKnown);
+  if (provision === true && (controlPlanes.length > 1 || (allRolesKnown && controlPlanes.length === 0))) {
     problems.push(
-      `${CONFIG_NAMESPACE}:nodes: exactly one node must have role controlPlane (found ${controlPlanes.length}` +
+      `${NS}:nodes: exactly one node must have role controlPlane (found ${controlPlanes.length}` +
         `${controlPlanes.length > 1 ? ": " + controlPlanes.map((n) => n.name).join(", ") : ""})`,
     );
   }
-  const seen = new Map<string, number>();
-  specs.forEach((n, i) => {
-    const before = seen.get(n.name);
-    if (before !== undefined) problems.push(`${CONFIG_NAMESPACE}:nodes[${i}].name: duplicate node name ${n.name} (also nodes[${before}])`);
-    seen.set(n.name, i);
-  });
-  const addresses = new Map<string, number>();
-  specs.forEach((n, i) => {
-    const before = addresses.get(n.address);
-    if (before !== undefined) problems.push(`${CONFIG_NAMESPACE}:nodes[${i}].address: ${n.address} is also nodes[${before}]'s address`);
-    addresses.set(n.address, i);
-    if (parseIPv4(n.address) === undefined && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/i.test(n.address)) {
-      problems.push(`${CONFIG_NAMESPACE}:nodes[${i}].address: ${JSON.stringify(n.address)} is neither an IPv4 address nor a host name`);
+  for (const field of ["name", "address"] as const) {
+    const seen = new Map<string, number>();
+    for (const n of nodes) {
+      const v = n[field];
+      if (v === undefined) continue;
+      const before = seen.get(v);
+      if (before !== undefined) {
+        problems.push(
+          field === "name"
+            ? `${NS}:nodes[${n.index}].name: duplicate node name ${v} (also nodes[${before}])`
+            : `${NS}:nodes[${n.index}].address: ${v} is also nodes[${before}]'s address`,
+        );
+      }
+      seen.set(v, n.index);
     }
-  });
-  return specs;
+  }
+  return nodes.flatMap((n) =>
+    n.name !== undefined && n.role !== undefined && n.address !== undefined
+      ? [{ name: n.name, role: n.role, address: n.address, port: n.port, user: n.user }]
+      : [],
+  );
 }
 
-function checkCidrs(cluster: ClusterSpec, nodes: NodeSpec[], problems: string[]): void {
-  const parsed: Record<"podCidr" | "serviceCidr", Cidr | undefined> = { podCidr: undefined, serviceCidr: undefined };
+function checkCidrs(cidrs: { podCidr?: string; serviceCidr?: string }, nodes: NodeSpec[], problems: string[]): void {
+  const parsed: Partial<Record<"podCidr" | "serviceCidr", Cidr>> = {};
   for (const key of ["podCidr", "serviceCidr"] as const) {
-    const result = parseCidr(cluster[key]);
-    if ("error" in result) problems.push(`${CONFIG_NAMESPACE}:cluster.${key}: ${cluster[key]} ${result.error}`);
+    const text = cidrs[key];
+    if (text === undefined) continue;
+    const result = parseCidr(text);
+    if ("error" in result) problems.push(`${NS}:cluster.${key}: ${text} ${result.error}`);
     else parsed[key] = result;
   }
   const { podCidr, serviceCidr } = parsed;
   if (podCidr && serviceCidr && cidrsOverlap(podCidr, serviceCidr)) {
-    problems.push(
-      `${CONFIG_NAMESPACE}:cluster.podCidr: ${podCidr.text} overlaps cluster.serviceCidr ${serviceCidr.text}; pick disjoint ranges`,
-    );
+    problems.push(`${NS}:cluster.podCidr: ${podCidr.text} overlaps cluster.serviceCidr ${serviceCidr.text}; pick disjoint ranges`);
   }
   nodes.forEach((n, i) => {
     const address = parseIPv4(n.address);
     if (address === undefined) return;
     for (const [key, cidr] of Object.entries(parsed)) {
       if (cidr && cidrContains(cidr, address)) {
-        problems.push(`${CONFIG_NAMESPACE}:nodes[${i}].address: ${n.address} lies inside cluster.${key} ${cidr.text}; node and cluster ranges must not overlap`);
+        problems.push(`${NS}:nodes[${i}].address: ${n.address} lies inside cluster.${key} ${cidr.text}; node and cluster ranges must not overlap`);
       }
     }
   });
 }
 
+function checkTopLevelKeys(keys: readonly string[], problems: string[]): void {
+  for (const key of keys) {
+    if ((CONFIG_KEYS as readonly string[]).includes(key)) continue;
+    const [head] = key.split(".");
+    if (key.includes(".") && (CONFIG_KEYS as readonly string[]).includes(head)) {
+      problems.push(`${NS}:${key}: a key with dots is one flat key; to set a nested value use --path: pulumi config set --path ${key} VALUE (then pulumi config rm ${NS}:${key})`);
+      continue;
+    }
+    const guess = nearest(key, CONFIG_KEYS);
+    problems.push(`${NS}:${key}: unknown key of this project; ${guess ? `did you mean ${NS}:${guess}? ` : ""}known keys: ${allowed(CONFIG_KEYS)}`);
+  }
+}
+
+function parseSources(raw: unknown, minor: string, problems: string[]): SourcesSpec {
+  const s = fields(rawSources, `${NS}:sources`, raw, problems)?.value ?? {};
+  const c = s.containerd ?? {};
+  const k = s.kubernetes ?? {};
+  const kubernetesUrl = (k.aptUrl ?? DEFAULTS.kubernetesAptUrl).replace(/\{minor\}/g, minor);
+  if (k.aptUrl !== undefined && !httpUrl.safeParse(kubernetesUrl).success) {
+    problems.push(`${NS}:sources.kubernetes.aptUrl: must be an http:// or https:// URL, optionally with {minor} (got ${JSON.stringify(k.aptUrl)})`);
+  }
+  for (const registry of Object.keys(s.registryMirrors ?? {})) {
+    if (!registryHost.safeParse(registry).success) {
+      problems.push(`${NS}:sources.registryMirrors.${registry}: must be a registry host such as docker.io or 10.0.0.5:5000, without a scheme`);
+    }
+  }
+  const slash = (u: string) => (u.endsWith("/") ? u : `${u}/`);
+  const containerdUrl = c.aptUrl ?? DEFAULTS.containerdAptUrl;
+  return {
+    containerd: {
+      url: containerdUrl,
+      suite: c.suite,
+      component: c.component ?? DEFAULTS.containerdComponent,
+      keyUrl: c.keyUrl ?? `${slash(containerdUrl)}gpg`,
+      package: c.package ?? DEFAULTS.containerdPackage,
+    },
+    kubernetes: { url: slash(kubernetesUrl), suite: "/", keyUrl: k.keyUrl ?? `${slash(kubernetesUrl)}Release.key` },
+    imageRepository: s.imageRepository ?? DEFAULTS.imageRepository,
+    registryMirrors: s.registryMirrors ?? {},
+  };
+}
+
 /** Turns raw stack config into validated values, or throws one ConfigError listing every problem. */
 export function parseLabConfig(raw: RawConfig): LabConfig {
   const problems: string[] = [];
-  const c = shape(rawCluster, "cluster", raw.cluster ?? {}, problems) ?? {};
+  checkTopLevelKeys(raw.keys ?? [], problems);
+
+  const clusterFields = fields(rawCluster, `${NS}:cluster`, raw.cluster, problems);
+  const c = clusterFields?.value ?? {};
+  const failed = (field: string) => clusterFields === undefined || clusterFields.failed.has(field);
+  // Unknown when the cluster part or its provision flag is bad: checks that depend on it are skipped.
+  const provision = failed("provision") ? undefined : (c.provision ?? true);
   const cluster: ClusterSpec = {
-    provision: c.provision ?? true,
+    provision: provision ?? true,
     kubernetesVersion: c.kubernetesVersion ?? DEFAULTS.kubernetesVersion,
     podCidr: c.podCidr ?? DEFAULTS.podCidr,
     serviceCidr: c.serviceCidr ?? DEFAULTS.serviceCidr,
@@ -494,65 +811,75 @@ export function parseLabConfig(raw: RawConfig): LabConfig {
     context: c.context,
     reachabilityTimeoutSeconds: c.reachabilityTimeoutSeconds ?? DEFAULTS.reachabilityTimeoutSeconds,
   };
-  const nodes = parseNodes(raw.nodes, cluster.provision, problems);
-  checkCidrs(cluster, nodes, problems);
-  if (cluster.provision) {
+  const nodes = parseNodes(raw.nodes, provision, problems);
+  checkCidrs(
+    { podCidr: failed("podCidr") ? undefined : cluster.podCidr, serviceCidr: failed("serviceCidr") ? undefined : cluster.serviceCidr },
+    nodes,
+    problems,
+  );
+  if (provision === true) {
     if (!raw.hasSshPrivateKey) {
       problems.push(
-        `${CONFIG_NAMESPACE}:sshPrivateKey: required when cluster.provision is true; ` +
-          `set it with: pulumi config set --secret ${CONFIG_NAMESPACE}:sshPrivateKey < ~/.ssh/id_ed25519`,
+        `${NS}:sshPrivateKey: required when cluster.provision is true; ` +
+          `set it with: pulumi config set --secret ${NS}:sshPrivateKey < ~/.ssh/id_ed25519 (or set ${NS}:sshPrivateKeyPath)`,
       );
     }
     for (const key of ["kubeconfigPath", "context"] as const) {
-      if (cluster[key] !== undefined) problems.push(`${CONFIG_NAMESPACE}:cluster.${key}: only used with cluster.provision: false`);
+      if (cluster[key] !== undefined) problems.push(`${NS}:cluster.${key}: only used with cluster.provision: false`);
     }
-  } else if (!raw.hasKubeconfig && cluster.kubeconfigPath === undefined) {
-    problems.push(
-      `${CONFIG_NAMESPACE}:cluster.kubeconfigPath: an existing cluster (provision: false) needs cluster.kubeconfigPath ` +
-        `or the secret ${CONFIG_NAMESPACE}:kubeconfig`,
-    );
+  } else if (provision === false && !raw.hasKubeconfig && cluster.kubeconfigPath === undefined && !failed("kubeconfigPath")) {
+    problems.push(`${NS}:cluster.kubeconfigPath: an existing cluster (provision: false) needs cluster.kubeconfigPath or the secret ${NS}:kubeconfig`);
   }
 
-  const i = shape(rawIstio, "istio", raw.istio ?? {}, problems) ?? {};
+  const istioFields = fields(rawIstio, `${NS}:istio`, raw.istio, problems);
+  const i = istioFields?.value ?? {};
   const istio: IstioSpec = {
     install: i.install ?? true,
     version: i.version ?? DEFAULTS.istioVersion,
     chartRepository: i.chartRepository ?? DEFAULTS.istioCharts,
+    hub: i.hub ?? DEFAULTS.istioHub,
     mtls: i.mtls ?? "STRICT",
     ingressNodePort: i.ingressNodePort ?? DEFAULTS.ingressNodePort,
     addons: Object.fromEntries(ADDONS.map((a) => [a, i.addons?.[a] ?? false])) as Record<AddonName, boolean>,
   };
-  if (!istio.install && ADDONS.some((a) => istio.addons[a])) {
-    problems.push(`${CONFIG_NAMESPACE}:istio.addons: addons are installed with Istio's charts; with istio.install: false turn them off`);
+  if (i.install === false && ADDONS.some((a) => istio.addons[a])) {
+    problems.push(`${NS}:istio.addons: addons are installed with Istio's charts; with istio.install: false turn them off`);
   }
 
-  const b = shape(rawBookinfo, "bookinfo", raw.bookinfo ?? {}, problems) ?? {};
+  const bookinfoFields = fields(rawBookinfo, `${NS}:bookinfo`, raw.bookinfo, problems);
+  const b = bookinfoFields?.value ?? {};
   const workloads = Object.entries(BOOKINFO_SERVICES).flatMap(([s, vs]) => vs.map((v) => `${s}-${v}`));
-  for (const w of Object.keys(b.images ?? {})) {
-    if (!workloads.includes(w)) problems.push(`${CONFIG_NAMESPACE}:bookinfo.images.${w}: unknown workload; allowed: ${allowed(workloads)}`);
+  const images: Record<string, string> = {};
+  for (const [w, ref] of Object.entries(b.images ?? {})) {
+    if (!workloads.includes(w)) problems.push(unknownKey(`${NS}:bookinfo.images`, w, workloads, "workload"));
+    const r = check(image, `${NS}:bookinfo.images.${w}`, ref, problems);
+    if (r.ok) images[w] = r.data;
   }
   const bookinfo: BookinfoSpec = {
     namespace: b.namespace ?? DEFAULTS.bookinfoNamespace,
     imageRegistry: b.imageRegistry ?? DEFAULTS.bookinfoRegistry,
     imageTag: b.imageTag ?? DEFAULTS.bookinfoTag,
-    images: b.images ?? {},
+    images,
     nodePort: b.nodePort === false ? null : (b.nodePort ?? DEFAULTS.bookinfoNodePort),
     replicas: b.replicas ?? 1,
     host: b.host,
   };
-  if (bookinfo.nodePort !== null && bookinfo.nodePort === istio.ingressNodePort) {
-    problems.push(`${CONFIG_NAMESPACE}:bookinfo.nodePort: ${bookinfo.nodePort} is also istio.ingressNodePort; pick another`);
+  const portsKnown = !bookinfoFields?.failed.has("nodePort") && !istioFields?.failed.has("ingressNodePort");
+  if (portsKnown && bookinfo.nodePort !== null && bookinfo.nodePort === istio.ingressNodePort) {
+    problems.push(`${NS}:bookinfo.nodePort: ${bookinfo.nodePort} is also istio.ingressNodePort; pick another`);
   }
 
-  const w = shape(rawWeave, "weave", raw.weave ?? {}, problems) ?? {};
+  const w = fields(rawWeave, `${NS}:weave`, raw.weave, problems)?.value ?? {};
   const weaveVersion = w.version ?? DEFAULTS.weaveVersion;
+  const weaveRegistry = w.registry ?? DEFAULTS.weaveRegistry;
   const weave: WeaveSpec = {
     version: weaveVersion,
-    kubeImage: w.kubeImage ?? `docker.io/weaveworks/weave-kube:${weaveVersion}`,
-    npcImage: w.npcImage ?? `docker.io/weaveworks/weave-npc:${weaveVersion}`,
+    kubeImage: w.kubeImage ?? `${weaveRegistry}/weave-kube:${weaveVersion}`,
+    npcImage: w.npcImage ?? `${weaveRegistry}/weave-npc:${weaveVersion}`,
   };
 
+  const sources = parseSources(raw.sources, cluster.kubernetesVersion, problems);
   const traffic = parseTraffic(raw.traffic, problems);
   if (problems.length > 0) throw new ConfigError(problems);
-  return { cluster, nodes, istio, bookinfo, weave, traffic };
+  return { sources, cluster, nodes, istio, bookinfo, weave, traffic };
 }

@@ -2,6 +2,7 @@
 // Deployment per version. Istio's routing selects pods by the `app` and `version` labels set here.
 import type * as k8s from "@pulumi/kubernetes";
 import type { BookinfoSpec } from "../config/schema";
+import { hostPort } from "./scripts";
 import { BOOKINFO_PORT, BOOKINFO_SERVICES, ServiceName } from "./catalogue";
 import { MANAGED_BY } from "./routes";
 
@@ -89,7 +90,7 @@ export function productpageUrls(host: string, ingressNodePort: number, nodePort:
   nodePort?: string;
 } {
   return {
-    ingress: `http://${host}:${ingressNodePort}/productpage`,
-    ...(nodePort === null ? {} : { nodePort: `http://${host}:${nodePort}/productpage` }),
+    ingress: `http://${hostPort(host, ingressNodePort)}/productpage`,
+    ...(nodePort === null ? {} : { nodePort: `http://${hostPort(host, nodePort)}/productpage` }),
   };
 }

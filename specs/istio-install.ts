@@ -35,6 +35,8 @@ export function istioReleases(cfg: IstioSpec): { base: ChartRelease; istiod: Cha
         meshConfig: { accessLogFile: "/dev/stdout" },
         pilot: { resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } } },
         global: {
+          // Where pilot and the sidecar/gateway proxy images come from (a mirror for offline installs).
+          hub: cfg.hub,
           proxy: { resources: { requests: { cpu: "10m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } } },
         },
       },

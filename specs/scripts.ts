@@ -2,6 +2,7 @@
 // script over typed inputs, idempotent (a second run changes nothing), and shellchecked in the tests.
 // Secrets (bootstrap token, certificate key) are substituted by the caller from Pulumi secrets, so the
 // command input that carries them is itself secret.
+import type { AptSource, SourcesSpec } from "../config/schema";
 
 /** Single-quotes a value for bash. */
 export function shQuote(value: string): string {
@@ -46,37 +47,104 @@ if ! dpkg -s ca-certificates curl gpg >/dev/null 2>&1; then
   apt-get update -q
   apt-get install -y -q ca-certificates curl gpg
 fi
-install -m 0755 -d /etc/apt/keyrings
 `,
   );
 }
 
+/** Registry host → mirror, as containerd's hosts.toml: the registry's own server stays the fallback. */
+export function registryHostsToml(registry: string, mirror: string): string {
+  // Docker Hub's API is not at docker.io itself.
+  const server = registry === "docker.io" ? "https://registry-1.docker.io" : `https://${registry}`;
+  return `# managed by kubeadm-istio-lab (sources.registryMirrors)
+server = "${server}"
+
+[host."${mirror}"]
+  capabilities = ["pull", "resolve"]
+`;
+}
+
+/** The `deb` line of an apt source; a suite of undefined means the machine's own codename ($codename). */
+function debLine(source: AptSource, keyringVar: string): string {
+  const suite = source.suite === undefined ? "$codename" : source.suite;
+  const tail = suite === "/" ? "/" : `${suite} ${source.component ?? "main"}`;
+  return `deb [arch=$(dpkg --print-architecture) signed-by=$${keyringVar}] ${source.url} ${tail}`;
+}
+
 /**
- * containerd from Docker's apt repository (the one the seed adds), with a full default config and the
- * systemd cgroup driver: packaged configs can disable the CRI plugin, and kubeadm then fails.
+ * Points apt at one repository: (re)writes the list file and fetches its signing key only when the line
+ * changed, so a second run neither downloads nor touches anything. Keys may be armored or binary; apt gets binary.
  */
-export function containerRuntimeScript(): string {
+function aptSourceBlock(name: string, source: AptSource): string {
+  return `
+keyring=/etc/apt/keyrings/${name}.gpg
+key_url=${shQuote(source.keyUrl)}
+list=/etc/apt/sources.list.d/${name}.list
+repo="${debLine(source, "keyring")}"
+if [ "$(cat "$list" 2>/dev/null)" != "$repo" ] || [ ! -s "$keyring" ]; then
+  key=$(mktemp)
+  trap 'rm -f "$key"' EXIT
+  if ! curl -fsSL --retry 3 "$key_url" -o "$key"; then
+    echo "cannot download the signing key of the ${name} packages from $key_url (sources.${name}.keyUrl)" >&2
+    exit 1
+  fi
+  if grep -q 'BEGIN PGP PUBLIC KEY BLOCK' "$key"; then
+    gpg --batch --yes --dearmor -o "$keyring" "$key"
+  else
+    install -m 0644 "$key" "$keyring"
+  fi
+  chmod 0644 "$keyring"
+  echo "$repo" > "$list"
+  apt-get update -q
+fi
+`;
+}
+
+/**
+ * containerd from its apt repository (Docker's, the one the seed adds, unless sources.containerd says
+ * otherwise), with a full default config and the systemd cgroup driver: packaged configs can disable
+ * the CRI plugin, and kubeadm then fails. Registry mirrors go to /etc/containerd/certs.d.
+ */
+export function containerRuntimeScript(sources: Pick<SourcesSpec, "containerd" | "imageRepository" | "registryMirrors">): string {
+  const { containerd, imageRepository, registryMirrors } = sources;
+  const mirrors = Object.entries(registryMirrors)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(
+      ([registry, mirror]) => `mkdir -p /etc/containerd/certs.d/${shQuote(registry)}
+wanted_hosts=${shQuote(registryHostsToml(registry, mirror))}
+if [ "$(cat /etc/containerd/certs.d/${shQuote(registry)}/hosts.toml 2>/dev/null)" != "$wanted_hosts" ]; then
+  printf '%s\\n' "$wanted_hosts" > /etc/containerd/certs.d/${shQuote(registry)}/hosts.toml
+fi
+keep+=(${shQuote(registry)})`,
+    )
+    .join("\n");
+  // kubeadm expects the sandbox (pause) image from its own image repository.
+  const sandbox = imageRepository === "registry.k8s.io" ? "" : ` | sed -E ${shQuote(`s#registry\\.k8s\\.io/pause#${imageRepository}/pause#`)}`;
   return script(
     "container runtime (containerd)",
     `
-keyring=/etc/apt/keyrings/docker.asc
-if [ ! -s "$keyring" ]; then
-  curl -fsSL https://download.docker.com/linux/debian/gpg -o "$keyring"
-  chmod a+r "$keyring"
-fi
+install -m 0755 -d /etc/apt/keyrings
 # shellcheck source=/dev/null
 codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
-repo="deb [arch=$(dpkg --print-architecture) signed-by=$keyring] https://download.docker.com/linux/debian $codename stable"
-if [ "$(cat /etc/apt/sources.list.d/docker.list 2>/dev/null)" != "$repo" ]; then
-  echo "$repo" > /etc/apt/sources.list.d/docker.list
-  apt-get update -q
-fi
-if ! dpkg -s containerd.io >/dev/null 2>&1; then
-  apt-get install -y -q containerd.io
+${aptSourceBlock("containerd", containerd).trim()}
+package=${shQuote(containerd.package)}
+if ! dpkg -s "$package" >/dev/null 2>&1; then
+  apt-get install -y -q "$package"
 fi
 
-mkdir -p /etc/containerd
-wanted=$(containerd config default | sed -E 's/SystemdCgroup = false/SystemdCgroup = true/')
+mkdir -p /etc/containerd/certs.d
+# Registry mirrors (sources.registryMirrors); hosts files this program wrote earlier and no longer wants go.
+keep=()
+${mirrors}
+for dir in /etc/containerd/certs.d/*/; do
+  [ -f "$dir/hosts.toml" ] || continue
+  grep -q '^# managed by kubeadm-istio-lab' "$dir/hosts.toml" || continue
+  registry=$(basename "$dir")
+  if [[ " \${keep[*]} " != *" $registry "* ]]; then rm -rf "$dir"; fi
+done
+
+wanted=$(containerd config default \\
+  | sed -E 's/SystemdCgroup = false/SystemdCgroup = true/' \\
+  | sed -E 's#config_path = ""#config_path = "/etc/containerd/certs.d"#'${sandbox})
 if ! grep -q 'SystemdCgroup = true' <<<"$wanted"; then
   echo "containerd's default config has no SystemdCgroup setting; cannot enable the systemd cgroup driver" >&2
   exit 1
@@ -90,24 +158,18 @@ systemctl enable --now containerd
   );
 }
 
-/** kubeadm, kubelet and kubectl from pkgs.k8s.io for one minor version, held against upgrades. */
-export function kubePackagesScript(minor: string): string {
+/** kubeadm, kubelet and kubectl for one minor version (pkgs.k8s.io or a mirror of it), held against upgrades. */
+export function kubePackagesScript(minor: string, source: AptSource): string {
   return script(
     `kubeadm, kubelet, kubectl ${minor}`,
     `
+install -m 0755 -d /etc/apt/keyrings
 minor=${shQuote(minor)}
-keyring=/etc/apt/keyrings/kubernetes-apt-keyring.gpg
-# pkgs.k8s.io has one repository (and one key file) per minor version.
-repo="deb [signed-by=$keyring] https://pkgs.k8s.io/core:/stable:/v$minor/deb/ /"
-if [ "$(cat /etc/apt/sources.list.d/kubernetes.list 2>/dev/null)" != "$repo" ]; then
-  curl -fsSL "https://pkgs.k8s.io/core:/stable:/v$minor/deb/Release.key" | gpg --batch --yes --dearmor -o "$keyring"
-  echo "$repo" > /etc/apt/sources.list.d/kubernetes.list
-  apt-get update -q
-fi
+${aptSourceBlock("kubernetes", source).trim()}
 installed=$(dpkg-query -W -f='\${Version}' kubeadm 2>/dev/null || true)
 if [[ "$installed" != "$minor".* ]]; then
   apt-mark unhold kubelet kubeadm kubectl >/dev/null 2>&1 || true
-  apt-get install -y -q kubelet kubeadm kubectl
+  apt-get install -y -q "kubelet=$minor.*" "kubeadm=$minor.*" "kubectl=$minor.*"
 fi
 apt-mark hold kubelet kubeadm kubectl >/dev/null
 systemctl enable kubelet
@@ -125,7 +187,17 @@ export interface InitParams {
   token: string;
   /** 64 hex characters (secret): encrypts the uploaded control-plane certificates. */
   certificateKey: string;
+  /** kubeadm's imageRepository (sources.imageRepository). */
+  imageRepository: string;
 }
+
+/** host:port, with an IPv6 address in brackets as URLs and kubeadm endpoints want it. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Replaced in the init config by the version of the kubeadm installed on the node. */
+export const KUBEADM_VERSION_PLACEHOLDER = "KUBEADM_INSTALLED_VERSION";
 
 /** The kubeadm configuration for `kubeadm init` (v1beta4, Kubernetes 1.31 and later). */
 export function kubeadmInitConfig(p: InitParams): string {
@@ -145,7 +217,10 @@ nodeRegistration:
 ---
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
-controlPlaneEndpoint: "${p.advertiseAddress}:${p.apiServerPort}"
+# The installed kubeadm's own version: without one kubeadm asks dl.k8s.io, which offline machines lack.
+kubernetesVersion: ${KUBEADM_VERSION_PLACEHOLDER}
+controlPlaneEndpoint: "${hostPort(p.advertiseAddress, p.apiServerPort)}"
+imageRepository: ${p.imageRepository}
 networking:
   podSubnet: ${p.podCidr}
   serviceSubnet: ${p.serviceCidr}
@@ -171,6 +246,7 @@ chmod 600 "$config"
 cat > "$config" <<'EOF'
 ${kubeadmInitConfig(p).trim()}
 EOF
+sed -i "s/${KUBEADM_VERSION_PLACEHOLDER}/$(kubeadm version -o short)/" "$config"
 kubeadm init --config "$config" --upload-certs --skip-token-print
 `,
   );

@@ -13,6 +13,7 @@ import { parseLabConfig } from "../config/schema";
 import { buildDestinationRule, buildVirtualService } from "../specs/routes";
 import { kubectlPath, run, startCluster, LocalCluster } from "../tests/engine/support/cluster";
 import { createStack, engineEnv, pulumiCommand } from "../tests/engine/support/pulumi";
+import { runTool } from "./cli";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -141,7 +142,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+runTool("bench", main);

@@ -6,6 +6,7 @@ import { stringify } from "yaml";
 import { LabConfig } from "../config/schema";
 import { buildGateway, buildIngressRoutes, buildMeshPeerAuthentication, buildTrafficObjects } from "../specs/routes";
 import { readStackConfig, stackArg } from "./stackConfig";
+import { runTool } from "./cli";
 
 export function renderIstioObjects(config: LabConfig): object[] {
   const ns = config.bookinfo.namespace;
@@ -24,6 +25,8 @@ export function toYaml(objects: object[]): string {
 }
 
 if (require.main === module) {
-  const stack = stackArg(process.argv) ?? "dev";
-  process.stdout.write(toYaml(renderIstioObjects(readStackConfig(path.resolve(__dirname, ".."), stack))));
+  runTool("render", () => {
+    const stack = stackArg(process.argv) ?? "dev";
+    process.stdout.write(toYaml(renderIstioObjects(readStackConfig(path.resolve(__dirname, ".."), stack))));
+  });
 }

@@ -15,6 +15,7 @@ import { labelsOf, serviceSpec, workloads } from "../specs/bookinfo";
 import { BOOKINFO_PORT, SERVICE_NAMES } from "../specs/catalogue";
 import { renderIstioObjects, toYaml } from "./render";
 import { listStacks, readStackConfig, stackArg } from "./stackConfig";
+import { runTool } from "./cli";
 
 const ROOT = path.resolve(__dirname, "..");
 const ENVOY_DIR = path.join(ROOT, "envoy");
@@ -201,10 +202,5 @@ function main(argv: string[]): number {
 }
 
 if (require.main === module) {
-  try {
-    process.exit(main(process.argv.slice(2)));
-  } catch (e) {
-    process.stderr.write(`routes: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exit(1);
-  }
+  runTool("routes", () => main(process.argv.slice(2)));
 }

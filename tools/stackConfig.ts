@@ -3,25 +3,20 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { CONFIG_NAMESPACE, LabConfig, parseLabConfig } from "../config/schema";
+import { UsageError } from "./cli";
+import { CONFIG_NAMESPACE, LabConfig, parseLabConfig, rawConfigFrom } from "../config/schema";
 
 export function readStackConfig(root: string, stack: string): LabConfig {
   const file = path.join(root, `Pulumi.${stack}.yaml`);
-  if (!fs.existsSync(file)) throw new Error(`no stack file ${file}; stacks here: ${listStacks(root).join(", ") || "none"}`);
+  if (!fs.existsSync(file)) throw new UsageError(`no stack file ${file}; stacks here: ${listStacks(root).join(", ") || "none"}`);
   const doc = (parse(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
   const config = doc.config ?? {};
-  const get = (key: string): unknown => config[`${CONFIG_NAMESPACE}:${key}`];
-  return parseLabConfig({
-    cluster: get("cluster"),
-    nodes: get("nodes"),
-    istio: get("istio"),
-    bookinfo: get("bookinfo"),
-    weave: get("weave"),
-    traffic: get("traffic"),
-    // Secrets are not needed to render routes; their presence is checked by the program itself.
-    hasSshPrivateKey: true,
-    hasKubeconfig: true,
-  });
+  const prefix = `${CONFIG_NAMESPACE}:`;
+  const values = Object.fromEntries(
+    Object.entries(config).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]),
+  );
+  // Secrets are not needed to render routes; their presence is checked by the program itself.
+  return parseLabConfig(rawConfigFrom(values, { hasSshPrivateKey: true, hasKubeconfig: true }));
 }
 
 export function listStacks(root: string): string[] {

@@ -20,6 +20,7 @@ import * as path from "path";
 import { configOnly, configOnlySummary } from "./summary/configDiff";
 import { parsePreview } from "./summary/preview";
 import { Format, renderSummary, summarize } from "./summary/summarize";
+import { runTool, UsageError } from "./cli";
 
 export interface SummaryArgs {
   stack?: string;
@@ -41,7 +42,7 @@ export function parseArgs(argv: string[]): SummaryArgs {
     const flag = argv[i];
     const value = (): string => {
       const v = argv[++i];
-      if (v === undefined || v.startsWith("--")) throw new Error(`${flag} needs a value`);
+      if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value`);
       return v;
     };
     switch (flag) {
@@ -56,16 +57,16 @@ export function parseArgs(argv: string[]): SummaryArgs {
       case "--policy-pack-config": args.policyPackConfigs.push(value()); break;
       case "--format": {
         const f = value();
-        if (f !== "md" && f !== "text") throw new Error(`--format: md or text, not ${f}`);
+        if (f !== "md" && f !== "text") throw new UsageError(`--format: md or text, not ${f}`);
         args.format = f;
         break;
       }
       default:
-        throw new Error(`unknown argument ${flag}`);
+        throw new UsageError(`unknown argument ${flag}`);
     }
   }
-  if (!args.from && !args.stack) throw new Error("give --stack NAME (runs pulumi preview) or --from FILE (a saved preview)");
-  if (args.configOnly && !args.stack) throw new Error("--config-only needs --stack NAME");
+  if (!args.from && !args.stack) throw new UsageError("give --stack NAME (runs pulumi preview) or --from FILE (a saved preview)");
+  if (args.configOnly && !args.stack) throw new UsageError("--config-only needs --stack NAME");
   return args;
 }
 
@@ -134,5 +135,5 @@ export function main(argv: string[]): number {
 }
 
 if (require.main === module) {
-  process.exitCode = main(process.argv.slice(2));
+  runTool("summary", () => main(process.argv.slice(2)));
 }

@@ -42,8 +42,8 @@ describe("traffic", () => {
   test("canary without weight", () => expectProblem(t({ canary: "v2" }), "traffic.reviews.weight", /required with a canary/));
   test("weight without canary", () => expectProblem(t({ weight: 10 }), "traffic.reviews.weight", /only used by a canary/));
   test("strategy canary without canary version", () => expectProblem(t({ strategy: "canary", weight: 10 }), "traffic.reviews.canary", /required/));
-  test("typo in a key", () => expectProblem(t({ canary: "v2", wieght: 10 }), "traffic.reviews", /Unrecognized key: "wieght"/));
-  test("unknown service", () => expectProblem({ traffic: { reviewz: { active: "v1" } } }, "traffic.reviewz", /unknown service; allowed: productpage, details, ratings, reviews/));
+  test("typo in a key", () => expectProblem(t({ canary: "v2", wieght: 10 }), "traffic.reviews", /traffic.reviews.wieght: unknown key; did you mean weight\?/));
+  test("unknown service", () => expectProblem({ traffic: { reviewz: { active: "v1" } } }, "traffic.reviewz", /unknown service; did you mean reviews\? allowed: productpage, details, ratings, reviews/));
   test("bad duration", () => expectProblem(t({ timeout: "half a second" }), "traffic.reviews.timeout", /duration/));
   test("zero duration", () => expectProblem(t({ timeout: "0s" }), "traffic.reviews.timeout", /at least 1ms/));
   test("fault percent over 100", () => expectProblem(t({ fault: { delay: { percent: 150, fixedDelay: "2s" } } }), "traffic.reviews.fault.delay.percent", /<=100/));
@@ -57,7 +57,7 @@ describe("traffic", () => {
   test("header route with an upper-case header", () =>
     expectProblem(t({ headerRoutes: [{ header: "User-Agent", regex: ".*iPhone.*", version: "v3" }] }), "traffic.reviews.headerRoutes[0].header", /lower-case/));
   test("header route with a broken regex", () =>
-    expectProblem(t({ headerRoutes: [{ header: "user-agent", regex: "(iPhone", version: "v3" }] }), "traffic.reviews.headerRoutes[0].regex", /not a valid regular expression/));
+    expectProblem(t({ headerRoutes: [{ header: "user-agent", regex: "(iPhone", version: "v3" }] }), "traffic.reviews.headerRoutes[0].regex", /not a valid RE2 regular expression/));
   test("header route to an unknown version", () =>
     expectProblem(t({ headerRoutes: [{ header: "end-user", exact: "jason", version: "v7" }] }), "traffic.reviews.headerRoutes[0].version", /allowed: v1, v2, v3/));
 });
@@ -96,17 +96,133 @@ describe("istio, bookinfo, weave", () => {
   test("Istio version not a release", () => expectProblem({ istio: { version: "latest" } }, "istio.version", /Istio release/));
   test("addons without installing Istio", () =>
     expectProblem({ istio: { install: false, addons: { kiali: true } } }, "istio.addons", /turn them off/));
-  test("unknown addon", () => expectProblem({ istio: { addons: { zipkin: true } } }, "istio.addons", /Unrecognized key: "zipkin"/));
+  test("unknown addon", () => expectProblem({ istio: { addons: { zipkin: true } } }, "istio.addons", /istio.addons.zipkin: unknown key; allowed: prometheus, grafana, kiali, jaeger/));
   test("latest image tag", () => expectProblem({ bookinfo: { imageTag: "latest" } }, "bookinfo.imageTag", /pinned tag/));
   test("NodePort out of range", () => expectProblem({ bookinfo: { nodePort: 8080 } }, "bookinfo.nodePort", /30000|32767/));
   test("image override for an unknown workload", () =>
     expectProblem({ bookinfo: { images: { "reviews-v4": "example/reviews:1" } } }, "bookinfo.images.reviews-v4", /unknown workload/));
   test("same NodePort for productpage and the gateway", () =>
     expectProblem({ bookinfo: { nodePort: 31080 } }, "bookinfo.nodePort", /also istio.ingressNodePort/));
-  test("bad Weave version", () => expectProblem({ weave: { version: "2.8" } }, "weave.version", /Invalid/));
+  test("bad Weave version", () => expectProblem({ weave: { version: "2.8" } }, "weave.version", /must be a release such as "2.8.1" \(got "2.8"\)/));
 });
 
 test("all problems are reported at once, and the error says nothing was changed", () => {
   expect(() => parseLabConfig({ ...base, traffic: { reviews: { weight: 500 } }, istio: { mtls: "NO" } })).toThrow(/invalid stack config \(\d+ problems\); nothing was changed/);
   expect(problems({ traffic: { reviews: { canary: "v2", weight: 500 } }, istio: { mtls: "NO" } }).length).toBeGreaterThanOrEqual(2);
+});
+
+describe("only true problems, every one of them (issue 14)", () => {
+  const local = stackConfig("local");
+  const localBase: RawConfig = { ...local, hasSshPrivateKey: false, hasKubeconfig: false };
+  const exactly = (raw: Partial<RawConfig>, from: RawConfig = base) => {
+    try {
+      parseLabConfig({ ...from, ...raw });
+    } catch (e) {
+      if (e instanceof ConfigError) return e.problems;
+      throw e;
+    }
+    return [];
+  };
+
+  test("a mistyped top-level key is refused with the key it resembles", () =>
+    expect(exactly({ keys: ["cluster", "trafic"], traffic: undefined })).toEqual([
+      expect.stringMatching(/^kubeadm-istio-lab:trafic: unknown key of this project; did you mean kubeadm-istio-lab:traffic\?/),
+    ]));
+  test("every known top-level key is accepted, whatever else is set", () =>
+    expect(exactly({ keys: ["cluster", "nodes", "istio", "bookinfo", "weave", "traffic", "sources", "sshPrivateKeyPath", "sshPrivateKey", "kubeconfig"] })).toEqual([]));
+  test("a dotted key set without --path is explained", () =>
+    expect(exactly({ keys: ["traffic.reviews.weight"] })).toEqual([expect.stringMatching(/a key with dots is one flat key; .*pulumi config set --path traffic.reviews.weight VALUE/)]));
+  test("weight 101 and ratings v9: both services are checked", () =>
+    expect(exactly({ traffic: { reviews: { canary: "v2", weight: 101 }, ratings: { active: "v9" } } })).toEqual([
+      expect.stringMatching(/^kubeadm-istio-lab:traffic.ratings.active: ratings has no version "v9"/),
+      expect.stringMatching(/^kubeadm-istio-lab:traffic.reviews.weight: .*<=100 \(got 101\)/),
+    ]));
+  test("an SSH port of 0 is the only problem: the control plane is still counted", () => {
+    const nodes = (dev.nodes as Record<string, unknown>[]).map((n, i) => (i === 0 ? { ...n, port: 0 } : n));
+    expect(exactly({ nodes })).toEqual([expect.stringMatching(/^kubeadm-istio-lab:nodes\[0\].port: .*>=1 \(got 0\)/)]);
+  });
+  test("a bad role on one node does not invent a missing control plane", () => {
+    const nodes = (dev.nodes as Record<string, unknown>[]).map((n, i) => (i === 0 ? { ...n, role: "master" } : n));
+    expect(exactly({ nodes })).toEqual([expect.stringMatching(/^kubeadm-istio-lab:nodes\[0\].role:/)]);
+  });
+  test("a misspelt cluster key is the only problem: no overlaps with CIDRs the user never set, no missing kubeconfig", () =>
+    expect(exactly({ cluster: { provision: false, kubeConfigPath: "/k" } }, { ...localBase, nodes: undefined })).toEqual([
+      expect.stringMatching(/^kubeadm-istio-lab:cluster.kubeConfigPath: unknown key; did you mean kubeconfigPath\?/),
+    ]));
+  test("a bad provision flag skips the checks that depend on it", () =>
+    expect(exactly({ cluster: { provision: "yes" } })).toEqual([expect.stringMatching(/^kubeadm-istio-lab:cluster.provision: .*boolean/)]));
+  test("one bad header route does not hide another's problem", () =>
+    expect(exactly({ traffic: { reviews: { headerRoutes: [{ header: "User-Agent", regex: ".*iPhone.*", version: "v3" }, { header: "end-user", exact: "jason", version: "v8" }] } } })).toEqual([
+      expect.stringMatching(/headerRoutes\[0\].header: must be a lower-case HTTP header name/),
+      expect.stringMatching(/headerRoutes\[1\].version: reviews has no version "v8"/),
+    ]));
+  test("a regex JavaScript takes but RE2 does not (lookahead) is refused", () =>
+    expectProblem({ traffic: { reviews: { headerRoutes: [{ header: "user-agent", regex: "(?=.*iPhone).*", version: "v3" }] } } }, "traffic.reviews.headerRoutes[0].regex", /not a valid RE2 regular expression.*\(\?=/));
+  test("a backreference is refused, an RE2 case-insensitive flag is not", () => {
+    expectProblem({ traffic: { reviews: { headerRoutes: [{ header: "user-agent", regex: "(a)\\1", version: "v3" }] } } }, "traffic.reviews.headerRoutes[0].regex", /RE2/);
+    expect(exactly({ traffic: { reviews: { headerRoutes: [{ header: "user-agent", regex: "(?i).*iphone.*", version: "v3" }] } } })).toEqual([]);
+  });
+  test("an empty traffic section is refused with a message, not accepted", () =>
+    expect(exactly({ traffic: null })).toEqual([expect.stringMatching(/^kubeadm-istio-lab:traffic: is empty; set a service's routing/)]));
+  test("an empty istio section is refused the same way", () =>
+    expect(exactly({ istio: null })).toEqual([expect.stringMatching(/^kubeadm-istio-lab:istio: is empty/)]));
+  test("a nested typo gets the nearest key too", () =>
+    expectProblem({ traffic: { ratings: { fault: { dealy: { fixedDelay: "2s" } } } } }, "traffic.ratings.fault.dealy", /unknown key; did you mean delay\?/));
+  test("a missing required field says required", () =>
+    expectProblem({ traffic: { reviews: { headerRoutes: [{ header: "end-user", exact: "jason" }] } } }, "traffic.reviews.headerRoutes[0].version", /required$/));
+});
+
+describe("node addresses", () => {
+  const nodes = dev.nodes as Record<string, unknown>[];
+  const withAddress = (address: string) => ({ nodes: [{ ...nodes[0], address }, nodes[1], nodes[2]] });
+  test("192.0.2.300 is not an IPv4 address", () =>
+    expectProblem(withAddress("192.0.2.300"), "nodes[0].address", /"192.0.2.300" is not a valid IPv4 address \(four numbers 0-255, e.g. 192.0.2.10\)/));
+  test("three numbers are not an address either", () => expectProblem(withAddress("192.0.2"), "nodes[0].address", /not a valid IPv4 address/));
+  test("a broken IPv6 address is named as such", () => expectProblem(withAddress("2001:db8:::1"), "nodes[0].address", /not a valid IPv6 address/));
+  test("an underscore is not allowed in a host name", () => expectProblem(withAddress("nieve_1.lab"), "nodes[0].address", /neither an IP address nor a host name/));
+  test("IPv6 addresses and RFC 1123 host names are accepted", () => {
+    for (const address of ["2001:db8::10", "nieve", "nieve.lab.example.com", "10.213.0.10", "1nieve.example"]) {
+      expect(problems(withAddress(address))).toEqual([]);
+    }
+  });
+});
+
+describe("image overrides are pinned", () => {
+  test("a bookinfo override tagged latest is refused", () =>
+    expectProblem({ bookinfo: { images: { "reviews-v2": "example.com/reviews:latest" } } }, "bookinfo.images.reviews-v2", /tagged latest/));
+  test("a bookinfo override without a tag is refused", () =>
+    expectProblem({ bookinfo: { images: { "reviews-v2": "example.com:5000/reviews" } } }, "bookinfo.images.reviews-v2", /has no tag/));
+  test("a Weave image tagged latest is refused", () => expectProblem({ weave: { kubeImage: "weaveworks/weave-kube:latest" } }, "weave.kubeImage", /tagged latest/));
+  test("a tag or a digest is accepted", () => {
+    expect(problems({ bookinfo: { images: { "reviews-v2": "example.com:5000/reviews:1.20.3" } } })).toEqual([]);
+    expect(problems({ weave: { kubeImage: `weaveworks/weave-kube@sha256:${"a".repeat(64)}` } })).toEqual([]);
+  });
+});
+
+describe("offline sources", () => {
+  const sourcesOf = (sources: unknown) => parseLabConfig({ ...base, sources }).sources;
+  test("defaults are the public repositories, pkgs.k8s.io for the configured minor", () => {
+    const s = sourcesOf(undefined);
+    expect(s.containerd).toEqual({ url: "https://download.docker.com/linux/debian", suite: undefined, component: "stable", keyUrl: "https://download.docker.com/linux/debian/gpg", package: "containerd.io" });
+    expect(s.kubernetes).toEqual({ url: "https://pkgs.k8s.io/core:/stable:/v1.34/deb/", suite: "/", keyUrl: "https://pkgs.k8s.io/core:/stable:/v1.34/deb/Release.key" });
+    expect(s.imageRepository).toBe("registry.k8s.io");
+    expect(s.registryMirrors).toEqual({});
+  });
+  test("a mirror's {minor} is the cluster's minor", () =>
+    expect(sourcesOf({ kubernetes: { aptUrl: "https://mirror.example/k8s/v{minor}" } }).kubernetes.url).toBe("https://mirror.example/k8s/v1.34/"));
+  test("a repository that is not an http(s) URL is refused naming the key", () =>
+    expectProblem({ sources: { containerd: { aptUrl: "ftp://mirror.example/docker" } } }, "sources.containerd.aptUrl", /http:\/\/ or https:\/\/ URL/));
+  test("a Kubernetes mirror that is not a URL is refused", () =>
+    expectProblem({ sources: { kubernetes: { aptUrl: "mirror/{minor}" } } }, "sources.kubernetes.aptUrl", /http:\/\/ or https:\/\/ URL, optionally with \{minor\}/));
+  test("an image repository with a scheme is refused", () =>
+    expectProblem({ sources: { imageRepository: "https://registry.example" } }, "sources.imageRepository", /registry and optional path/));
+  test("a mirror for a registry given as a URL is refused", () =>
+    expectProblem({ sources: { registryMirrors: { "https://docker.io": "https://mirror.example" } } }, "sources.registryMirrors.https://docker.io", /must be a registry host such as docker.io/));
+  test("a typo in sources gets the nearest key", () =>
+    expectProblem({ sources: { imageRepo: "mirror.example" } }, "sources.imageRepo", /did you mean imageRepository\?/));
+  test("Istio's hub and Weave's registry move their images", () => {
+    const cfg = parseLabConfig({ ...base, istio: { hub: "mirror.example:5000/istio" }, weave: { registry: "mirror.example:5000/weaveworks" } });
+    expect(cfg.istio.hub).toBe("mirror.example:5000/istio");
+    expect(cfg.weave.kubeImage).toBe("mirror.example:5000/weaveworks/weave-kube:2.8.1");
+  });
 });

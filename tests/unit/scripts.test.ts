@@ -12,8 +12,22 @@ import {
   kubePackagesScript,
   prepareHostScript,
   readKubeconfigScript,
+  registryHostsToml,
   shQuote,
 } from "../../specs/scripts";
+import { parseLabConfig, SourcesSpec } from "../../config/schema";
+
+/** The sources a stack gets by default, and an offline stack's mirrors on a private network. */
+const sourcesOf = (sources: unknown, kubernetesVersion = "1.34"): SourcesSpec =>
+  parseLabConfig({ cluster: { provision: false, kubeconfigPath: "/k", kubernetesVersion }, sources, hasSshPrivateKey: false, hasKubeconfig: false }).sources;
+const publicSources = sourcesOf(undefined);
+const offline = {
+  containerd: { aptUrl: "http://10.213.0.1:8080/docker/debian", keyUrl: "http://10.213.0.1:8080/docker/debian/gpg" },
+  kubernetes: { aptUrl: "http://10.213.0.1:8080/kubernetes/v{minor}/deb/" },
+  imageRepository: "10.213.0.1:5000",
+  registryMirrors: { "10.213.0.1:5000": "http://10.213.0.1:5000", "docker.io": "http://10.213.0.1:5000" },
+};
+const offlineSources = sourcesOf(offline, "1.36");
 
 const init = {
   nodeName: "nieve",
@@ -23,12 +37,16 @@ const init = {
   serviceCidr: "10.96.0.0/12",
   token: "abcdef.0123456789abcdef",
   certificateKey: "0".repeat(64),
+  imageRepository: "registry.k8s.io",
 };
 
 const scripts: Record<string, string> = {
   "prepare host": prepareHostScript(),
-  containerd: containerRuntimeScript(),
-  "kube packages": kubePackagesScript("1.34"),
+  containerd: containerRuntimeScript(publicSources),
+  "containerd from mirrors": containerRuntimeScript(offlineSources),
+  "kube packages": kubePackagesScript("1.34", publicSources.kubernetes),
+  "kube packages from a mirror": kubePackagesScript("1.36", offlineSources.kubernetes),
+  "kubeadm init from a mirror": kubeadmInitScript({ ...init, imageRepository: offlineSources.imageRepository }),
   "kubeadm init": kubeadmInitScript(init),
   "read kubeconfig": readKubeconfigScript(),
   "ca cert hash": caCertHashScript(),
@@ -64,13 +82,15 @@ test("apt repositories use signed-by keyrings, never apt-key or the retired apt.
   const all = Object.values(scripts).join("\n");
   expect(all).not.toMatch(/\bapt-key\b|apt\.kubernetes\.io|packages\.cloud\.google\.com/);
   expect(scripts.containerd).toMatch(/signed-by=\$keyring\] https:\/\/download\.docker\.com\/linux\/debian/);
-  expect(scripts["kube packages"]).toMatch(/signed-by=\$keyring\] https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v\$minor\/deb\//);
+  expect(scripts["kube packages"]).toMatch(/signed-by=\$keyring\] https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v1\.34\/deb\/ \//);
+  expect(scripts["kube packages"]).toMatch(/key_url='https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v1\.34\/deb\/Release\.key'/);
+  expect(scripts.containerd).toMatch(/key_url='https:\/\/download\.docker\.com\/linux\/debian\/gpg'/);
   expect(scripts["kube packages"]).toMatch(/minor='1\.34'/);
   expect(scripts["kube packages"]).toMatch(/apt-mark hold kubelet kubeadm kubectl/);
 });
 
 test("containerd gets the systemd cgroup driver and a full config (the packaged one can disable CRI)", () => {
-  expect(scripts.containerd).toMatch(/containerd config default \| sed -E 's\/SystemdCgroup = false\/SystemdCgroup = true\/'/);
+  expect(scripts.containerd).toMatch(/containerd config default \\\n  \| sed -E 's\/SystemdCgroup = false\/SystemdCgroup = true\/'/);
   expect(scripts.containerd).toMatch(/containerd\.io/);
 });
 
@@ -112,4 +132,56 @@ test("the prepare-host script is idempotent when run twice against a fake root",
   const once = run(fstab);
   expect(once).toBe("UUID=1 / ext4 defaults 0 1\n# UUID=2 none swap sw 0 0\n");
   expect(run(once)).toBe(once);
+});
+
+describe("offline sources (sources.* in stack config)", () => {
+  const offlineScripts = [scripts["containerd from mirrors"], scripts["kube packages from a mirror"], scripts["kubeadm init from a mirror"]].join("\n");
+
+  test("a stack with mirrors sends no machine to a public repository or registry", () => {
+    expect(offlineScripts).not.toMatch(/download\.docker\.com|pkgs\.k8s\.io|registry\.k8s\.io\/pause|imageRepository: registry\.k8s\.io/);
+    expect(scripts["containerd from mirrors"]).toMatch(/signed-by=\$keyring\] http:\/\/10\.213\.0\.1:8080\/docker\/debian \$codename stable"/);
+    expect(scripts["kube packages from a mirror"]).toMatch(/http:\/\/10\.213\.0\.1:8080\/kubernetes\/v1\.36\/deb\/ \/"/);
+    expect(scripts["kube packages from a mirror"]).toMatch(/key_url='http:\/\/10\.213\.0\.1:8080\/kubernetes\/v1\.36\/deb\/Release\.key'/);
+  });
+
+  test("kubeadm pulls from the configured image repository, at the installed kubeadm's version", () => {
+    const cfg = kubeadmInitConfig({ ...init, imageRepository: "10.213.0.1:5000" });
+    expect(cfg).toMatch(/^imageRepository: 10\.213\.0\.1:5000$/m);
+    expect(cfg).toMatch(/^kubernetesVersion: KUBEADM_INSTALLED_VERSION$/m);
+    expect(scripts["kubeadm init"]).toMatch(/sed -i "s\/KUBEADM_INSTALLED_VERSION\/\$\(kubeadm version -o short\)\/" "\$config"/);
+  });
+
+  test("containerd's sandbox image follows the image repository, and its mirrors are hosts.toml files", () => {
+    expect(scripts["containerd from mirrors"]).toMatch(/sed -E 's#registry\\\.k8s\\\.io\/pause#10\.213\.0\.1:5000\/pause#'/);
+    expect(scripts.containerd).not.toMatch(/pause#/);
+    expect(scripts["containerd from mirrors"]).toMatch(/config_path = "\/etc\/containerd\/certs\.d"/);
+    expect(registryHostsToml("docker.io", "http://10.213.0.1:5000")).toBe(
+      '# managed by kubeadm-istio-lab (sources.registryMirrors)\nserver = "https://registry-1.docker.io"\n\n[host."http://10.213.0.1:5000"]\n  capabilities = ["pull", "resolve"]\n',
+    );
+  });
+
+  test("the mirror block writes hosts.toml once and removes only the files it wrote", () => {
+    // Run the certs.d part of the script against a temporary folder, twice, with a stale managed entry
+    // and a user's own entry present.
+    const text = scripts["containerd from mirrors"];
+    const block = text.slice(text.indexOf("mkdir -p /etc/containerd/certs.d\n"), text.indexOf("wanted=$(containerd config default"));
+    const run = (dir: string) =>
+      execFileSync("bash", ["-c", `set -euo pipefail\n${block.replace(/\/etc\/containerd\/certs\.d/g, dir)}\nfind "${dir}" -type f | sort | xargs md5sum`], { encoding: "utf8" });
+    const dir = execFileSync("mktemp", ["-d"], { encoding: "utf8" }).trim();
+    try {
+      execFileSync("bash", ["-c", `mkdir -p ${dir}/old.example ${dir}/mine.example && printf '# managed by kubeadm-istio-lab\\n' > ${dir}/old.example/hosts.toml && echo 'server = "x"' > ${dir}/mine.example/hosts.toml`]);
+      const first = run(dir);
+      expect(first).toMatch(/docker\.io\/hosts\.toml/);
+      expect(first).toMatch(/10\.213\.0\.1:5000\/hosts\.toml/);
+      expect(first).toMatch(/mine\.example\/hosts\.toml/);
+      expect(first).not.toMatch(/old\.example/);
+      expect(run(dir)).toBe(first);
+    } finally {
+      execFileSync("rm", ["-rf", dir]);
+    }
+  });
+
+  test("IPv6 control planes are written in brackets", () => {
+    expect(kubeadmInitConfig({ ...init, advertiseAddress: "2001:db8::10" })).toMatch(/controlPlaneEndpoint: "\[2001:db8::10\]:6443"/);
+  });
 });
