@@ -31,6 +31,8 @@ function readFile(key: string, path: string, problems: string[]): string | undef
 function readObject(cfg: pulumi.Config, key: string): unknown {
   const text = cfg.get(key);
   if (text === undefined) return undefined;
+  // The engine hands an empty YAML key (`traffic:` with nothing under it) to the program as "".
+  if (text === "") return null;
   try {
     return JSON.parse(text) as unknown;
   } catch {

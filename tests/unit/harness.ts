@@ -48,7 +48,7 @@ function nameFromUrn(urn: string): string {
 
 export async function runProgram(
   config: Record<string, unknown>,
-  opts: { preview?: boolean; secretKeys?: string[] } = {},
+  opts: { preview?: boolean; secretKeys?: string[]; /** Keys of other namespaces, e.g. "kubernetes:foo". */ otherConfig?: Record<string, string> } = {},
 ): Promise<ProgramRun> {
   const resources: Recorded[] = [];
   const providers = new Map<string, string>();
@@ -57,6 +57,7 @@ export async function runProgram(
   const warnings: string[] = [];
   const values: Record<string, string> = {};
   for (const [k, v] of Object.entries(config)) values[`${PROJECT}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+  Object.assign(values, opts.otherConfig ?? {});
   pulumi.runtime.setAllConfig(values, (opts.secretKeys ?? []).map((k) => `${PROJECT}:${k}`));
 
   await pulumi.runtime.setMocks(

@@ -267,3 +267,27 @@ users: [{name: admin, user: {token: secret-token-${process.pid}}}]
 test("bad config registers nothing", async () => {
   await expect(runProgram({ ...dev, traffic: { reviews: { canary: "v2", weight: 120 } } })).rejects.toThrow(/kubeadm-istio-lab:traffic\.reviews\.weight/);
 });
+
+describe("config mistakes under the engine (issue 14)", () => {
+  const refusal = (config: Record<string, unknown>, opts = {}) =>
+    runProgram(config, opts).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+
+  test("a mistyped top-level key is refused as a RunError (the engine prints its message alone)", async () => {
+    const e = await refusal({ ...dev, trafic: { reviews: { active: "v2" } } });
+    expect(pulumi.RunError.isInstance(e)).toBe(true);
+    expect((e as Error).message).toMatch(/kubeadm-istio-lab:trafic: unknown key of this project; did you mean kubeadm-istio-lab:traffic\?/);
+  });
+
+  test("keys of other namespaces are left alone", async () => {
+    const run = await runProgram(dev, { otherConfig: { "kubernetes:enableServerSideApply": "true", "pulumi:tags": "{}" } });
+    expect(run.resources.length).toBeGreaterThan(0);
+  });
+
+  test("an empty section, as the engine passes it (\"\"), is named as empty", async () => {
+    const e = await refusal({ ...dev, traffic: "" });
+    expect((e as Error).message).toMatch(/kubeadm-istio-lab:traffic: is empty; set a service's routing/);
+  });
+});
