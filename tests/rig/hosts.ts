@@ -30,6 +30,8 @@ const SSH_PORT = 22;
 const FIRST_HOST_OFFSET = 10;
 const BOOT_TIMEOUT_MS = 60_000;
 const MARKER = '.lab-hosts';
+// Notes of what some rig created outside its run folder on this machine (see stop).
+const MADE_BY_RIGS = '/run/kubeadm-istio-lab-hosts';
 
 /** True if pid is the systemd-nspawn this rig launched for a host (guards against a recycled pid). */
 function isHostProcess(pid: number, host: HostState): boolean {
@@ -275,7 +277,18 @@ async function makeKeys(state: HostsState): Promise<void> {
   fs.writeFileSync(state.ssh.configPath, `${config.join('\n')}`);
 }
 
+function noteMadeByRig(state: HostsState): void {
+  const notes: [boolean, string][] = [[state.created.netnsDir, 'netns-dir'], [state.created.nspawnRunDir, 'nspawn-dir']];
+  for (const [made, name] of notes) {
+    if (made) {
+      fs.mkdirSync(MADE_BY_RIGS, { recursive: true });
+      fs.writeFileSync(path.join(MADE_BY_RIGS, name), `${state.runDir}\n`);
+    }
+  }
+}
+
 async function makeNetwork(state: HostsState): Promise<void> {
+  noteMadeByRig(state);
   const ip = tool('ip');
   const br = state.bridge;
   await must(ip, ['link', 'add', br.name, 'type', 'bridge']);
@@ -603,16 +616,24 @@ export async function stop(runDir: string): Promise<void> {
       problems.push(`cgroup ${parent}: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
-  // `ip netns add` bind-mounts /run/netns onto itself the first time; undo that if we were first.
-  if (state.created.netnsDir && exists('/run/netns') && fs.readdirSync('/run/netns').length === 0) {
+  // `ip netns add` bind-mounts /run/netns onto itself the first time. Whichever rig stops last undoes
+  // that, if a rig was first (two rigs may stop in either order: hence a marker, not only our state).
+  const netnsMarker = path.join(MADE_BY_RIGS, 'netns-dir');
+  if ((state.created.netnsDir || exists(netnsMarker)) && exists('/run/netns') && fs.readdirSync('/run/netns').length === 0) {
     await exec('umount', ['/run/netns']);
     removeIfEmpty('/run/netns');
+    fs.rmSync(netnsMarker, { force: true });
   }
-  if (state.created.nspawnRunDir) {
+  const nspawnMarker = path.join(MADE_BY_RIGS, 'nspawn-dir');
+  if (state.created.nspawnRunDir || exists(nspawnMarker)) {
     for (const d of ['/run/systemd/nspawn/propagate', '/run/systemd/nspawn/locks', '/run/systemd/nspawn']) {
       removeIfEmpty(d);
     }
+    if (!exists('/run/systemd/nspawn')) {
+      fs.rmSync(nspawnMarker, { force: true });
+    }
   }
+  removeIfEmpty(MADE_BY_RIGS);
   const leftMounts = mountsUnder(runDir);
   if (leftMounts.length > 0) {
     throw new RigError(`still mounted, run folder kept: ${leftMounts.join(', ')}; ${problems.join('; ')}`);
