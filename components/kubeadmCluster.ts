@@ -72,7 +72,12 @@ export class KubeadmCluster extends pulumi.ComponentResource {
     const tokenPart = (part: string, length: number) =>
       new random.RandomPassword(`${name}-token-${part}`, { length, upper: false, special: false }, { parent: this });
     const token = pulumi.secret(pulumi.interpolate`${tokenPart("id", 6).result}.${tokenPart("secret", 16).result}`);
-    const certificateKey = new random.RandomBytes(`${name}-certificate-key`, { length: 32 }, { parent: this }).hex;
+    // 64 hex digits. Not RandomBytes: its resource ID is the value itself, and IDs are stored unencrypted.
+    const certificateKey = new random.RandomPassword(
+      `${name}-certificate-key`,
+      { length: 64, upper: false, lower: false, numeric: true, special: true, overrideSpecial: "abcdef" },
+      { parent: this },
+    ).result;
 
     const init = new command.remote.Command(
       `${name}-init`,

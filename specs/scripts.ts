@@ -33,15 +33,24 @@ cat > /etc/modules-load.d/kubernetes.conf <<'EOF'
 overlay
 br_netfilter
 EOF
-modprobe overlay
-modprobe br_netfilter
+# Cloud images and container hosts have these built into the kernel, with no module to load.
+for module in overlay br_netfilter; do
+  if modprobe "$module" 2>/dev/null; then continue; fi
+  if [ -d "/sys/module/$module" ] || grep -qw "$module" /proc/filesystems || { [ "$module" = br_netfilter ] && [ -d /proc/sys/net/bridge ]; }; then
+    echo "kernel module $module: built into the kernel"
+  else
+    echo "cannot load kernel module $module and the kernel does not have it built in" >&2
+    exit 1
+  fi
+done
 
 cat > /etc/sysctl.d/99-kubernetes.conf <<'EOF'
 net.bridge.bridge-nf-call-iptables  = 1
 net.bridge.bridge-nf-call-ip6tables = 1
 net.ipv4.ip_forward                 = 1
 EOF
-sysctl --quiet --system
+# Only this file: others (systemd's kernel.* defaults) may be read-only on a container host.
+sysctl --quiet -p /etc/sysctl.d/99-kubernetes.conf
 
 if ! dpkg -s ca-certificates curl gpg >/dev/null 2>&1; then
   apt-get update -q

@@ -57,8 +57,8 @@ describe("dev stack: three Debian machines provisioned over SSH", () => {
       "kubeadm-istio-lab:traffic:TrafficPolicy": 1,
       // 3 steps per node, init, 2 read-backs, a join and a drain per worker
       "command:remote:Command": 9 + 1 + 2 + 2 + 2,
-      "random:index/randomPassword:RandomPassword": 2,
-      "random:index/randomBytes:RandomBytes": 1,
+      // token id, token secret, certificate key
+      "random:index/randomPassword:RandomPassword": 3,
       "pulumi:providers:kubernetes": 1,
       "kubernetes:core/v1:ServiceAccount": 4 + 1,
       "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": 1,
@@ -133,6 +133,13 @@ describe("dev stack: three Debian machines provisioned over SSH", () => {
         if (!secret) expect(`${r.name}.${k}=${JSON.stringify(value)}`).not.toContain(keyText);
       }
     }
+  });
+
+  test("the certificate key is a hex RandomPassword, not RandomBytes (whose ID, the value, is stored in plain text)", () => {
+    const key = run.get("cluster-certificate-key");
+    expect(key.type).toBe("random:index/randomPassword:RandomPassword");
+    expect(key.inputs).toMatchObject({ length: 64, upper: false, lower: false, numeric: true, special: true, overrideSpecial: "abcdef" });
+    expect(run.byType("random:index/randomBytes:RandomBytes")).toHaveLength(0);
   });
 
   test("the read-back of the kubeconfig logs nothing", () => {
