@@ -224,6 +224,24 @@ describe("drift, bad config, a lost cluster, destroy, secrets", () => {
     expect(resourcesOf(stateFileText(s))).toEqual(resourcesOf(stateBefore));
   });
 
+  test("a mistyped key (trafic): preview and up fail naming it, with the message alone; nothing changes", async () => {
+    const stateBefore = stateFileText(s);
+    await s.stack.setConfig("kubeadm-istio-lab:trafic.reviews.active", { value: "v2" }, true);
+    try {
+      const named = /kubeadm-istio-lab:trafic: unknown key of this project; did you mean kubeadm-istio-lab:traffic\?/;
+      for (const run of [() => s.stack.preview({ onOutput }), () => s.stack.up({ onOutput })]) {
+        const error = await run().then(() => undefined, (e: unknown) => (e instanceof Error ? e.message : String(e)));
+        expect(error).toMatch(named);
+        // A RunError: the engine prints no stack trace of the program.
+        expect(error).not.toMatch(/^\s+at .*\.(ts|js):\d+/m);
+        expect(error).not.toMatch(/unhandled exception/);
+      }
+    } finally {
+      await s.stack.removeConfig("kubeadm-istio-lab:trafic");
+    }
+    expect(resourcesOf(stateFileText(s))).toEqual(resourcesOf(stateBefore));
+  });
+
   test("secrets: the state file holds no plaintext kubeconfig or client key", () => {
     const state = stateFileText(s);
     const kubeconfig = fs.readFileSync(cluster.kubeconfigPath, "utf8");
