@@ -7,6 +7,8 @@ import {
   caCertHashScript,
   drainNodeScript,
   hostPort,
+  initStdin,
+  joinStdin,
   kubeadmInitScript,
   kubeadmJoinScript,
   kubeadmResetScript,
@@ -83,20 +85,16 @@ export class KubeadmCluster extends pulumi.ComponentResource {
       `${name}-init`,
       {
         connection: controlPlane.connection,
-        create: pulumi.secret(
-          pulumi.all([token, certificateKey]).apply(([t, key]) =>
-            kubeadmInitScript({
-              nodeName: controlPlane.name,
-              advertiseAddress: controlPlane.address,
-              apiServerPort: cluster.apiServerPort,
-              podCidr: cluster.podCidr,
-              serviceCidr: cluster.serviceCidr,
-              token: t,
-              certificateKey: key,
-              imageRepository: args.imageRepository,
-            }),
-          ),
-        ),
+        create: kubeadmInitScript({
+          nodeName: controlPlane.name,
+          advertiseAddress: controlPlane.address,
+          apiServerPort: cluster.apiServerPort,
+          podCidr: cluster.podCidr,
+          serviceCidr: cluster.serviceCidr,
+          imageRepository: args.imageRepository,
+        }),
+        // The secrets go on stdin: a failed command's error quotes its script, never its stdin.
+        stdin: pulumi.secret(pulumi.all([token, certificateKey]).apply(([t, key]) => initStdin({ token: t, certificateKey: key }))),
         delete: kubeadmResetScript(),
         logging: "stderr",
       },
@@ -119,11 +117,8 @@ export class KubeadmCluster extends pulumi.ComponentResource {
         `${name}-join-${worker.name}`,
         {
           connection: worker.connection,
-          create: pulumi.secret(
-            pulumi.all([token, caCertHash]).apply(([t, hash]) =>
-              kubeadmJoinScript({ nodeName: worker.name, controlPlaneEndpoint: endpoint, token: t, caCertHash: hash }),
-            ),
-          ),
+          create: kubeadmJoinScript({ nodeName: worker.name, controlPlaneEndpoint: endpoint }),
+          stdin: pulumi.secret(pulumi.all([token, caCertHash]).apply(([t, hash]) => joinStdin({ token: t, caCertHash: hash }))),
           delete: kubeadmResetScript(),
           logging: "stderr",
         },

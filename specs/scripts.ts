@@ -1,7 +1,8 @@
 // Remote shell scripts, one per provisioning step (as kubespray cuts them). Each is a complete bash
 // script over typed inputs, idempotent (a second run changes nothing), and shellchecked in the tests.
-// Secrets (bootstrap token, certificate key) are substituted by the caller from Pulumi secrets, so the
-// command input that carries them is itself secret.
+// Secrets (bootstrap token, certificate key, CA hash) never appear in a script's text: the scripts read
+// them from stdin, which the caller fills from Pulumi secrets. A failed command's error quotes its
+// script, and the node's process list shows arguments: neither may hold a secret.
 import type { AptSource, SourcesSpec } from "../config/schema";
 
 /** Single-quotes a value for bash. */
@@ -192,10 +193,6 @@ export interface InitParams {
   apiServerPort: number;
   podCidr: string;
   serviceCidr: string;
-  /** kubeadm bootstrap token, "[a-z0-9]{6}.[a-z0-9]{16}" (secret). */
-  token: string;
-  /** 64 hex characters (secret): encrypts the uploaded control-plane certificates. */
-  certificateKey: string;
   /** kubeadm's imageRepository (sources.imageRepository). */
   imageRepository: string;
 }
@@ -208,15 +205,48 @@ export function hostPort(host: string, port: number): string {
 /** Replaced in the init config by the version of the kubeadm installed on the node. */
 export const KUBEADM_VERSION_PLACEHOLDER = "KUBEADM_INSTALLED_VERSION";
 
-/** The kubeadm configuration for `kubeadm init` (v1beta4, Kubernetes 1.31 and later). */
-export function kubeadmInitConfig(p: InitParams): string {
+/** The secrets `kubeadm init` reads from stdin, one per line. */
+export interface InitSecrets {
+  /** kubeadm bootstrap token, "[a-z0-9]{6}.[a-z0-9]{16}". */
+  token: string;
+  /** 64 hex characters: encrypts the uploaded control-plane certificates. */
+  certificateKey: string;
+}
+
+/** stdin of the init command (secret). */
+export function initStdin(s: InitSecrets): string {
+  return `${s.token}\n${s.certificateKey}\n`;
+}
+
+const TOKEN_SLOT = "@BOOTSTRAP_TOKEN@";
+const CERTIFICATE_KEY_SLOT = "@CERTIFICATE_KEY@";
+const CA_HASH_SLOT = "@CA_CERT_HASH@";
+
+/** Reads secret lines from stdin into variables, each checked against its format (never echoed). */
+function readSecrets(vars: { name: string; pattern: string; what: string }[]): string {
+  return vars
+    .map(
+      (v, i) => `IFS= read -r ${v.name} || true
+if ! [[ $${v.name} =~ ${v.pattern} ]]; then
+  echo "stdin: expected ${v.what} on line ${i + 1}" >&2
+  exit 1
+fi`,
+    )
+    .join("\n");
+}
+
+/**
+ * The kubeadm configuration for `kubeadm init` (v1beta4, Kubernetes 1.31 and later). The secrets are
+ * slots that the script fills from stdin, unless given.
+ */
+export function kubeadmInitConfig(p: InitParams, secrets: InitSecrets = { token: TOKEN_SLOT, certificateKey: CERTIFICATE_KEY_SLOT }): string {
   return `apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
 bootstrapTokens:
-  - token: "${p.token}"
+  - token: "${secrets.token}"
     description: kubeadm-istio-lab worker join
     ttl: 24h0m0s
-certificateKey: "${p.certificateKey}"
+certificateKey: "${secrets.certificateKey}"
 localAPIEndpoint:
   advertiseAddress: ${p.advertiseAddress}
   bindPort: ${p.apiServerPort}
@@ -240,7 +270,7 @@ cgroupDriver: systemd
 `;
 }
 
-/** `kubeadm init` once; a control plane that already has admin.conf is left alone. */
+/** `kubeadm init` once (secrets on stdin: initStdin); a control plane that already has admin.conf is left alone. */
 export function kubeadmInitScript(p: InitParams): string {
   return script(
     "kubeadm init",
@@ -249,13 +279,22 @@ if [ -f /etc/kubernetes/admin.conf ]; then
   echo "control plane already initialised"
   exit 0
 fi
+${readSecrets([
+  { name: "token", pattern: "^[a-z0-9]{6}\\.[a-z0-9]{16}$", what: "the bootstrap token" },
+  { name: "certificate_key", pattern: "^[a-f0-9]{64}$", what: "the certificate key (64 hex digits)" },
+])}
 config=$(mktemp)
 trap 'rm -f "$config"' EXIT
 chmod 600 "$config"
-cat > "$config" <<'EOF'
+template=$(cat <<'EOF'
 ${kubeadmInitConfig(p).trim()}
 EOF
-sed -i "s/${KUBEADM_VERSION_PLACEHOLDER}/$(kubeadm version -o short)/" "$config"
+)
+# Filled in by bash itself, so no secret is ever on a command line.
+template=\${template//${TOKEN_SLOT}/$token}
+template=\${template//${CERTIFICATE_KEY_SLOT}/$certificate_key}
+template=\${template//${KUBEADM_VERSION_PLACEHOLDER}/$(kubeadm version -o short)}
+printf '%s\\n' "$template" > "$config"
 kubeadm init --config "$config" --upload-certs --skip-token-print
 `,
   );
@@ -282,11 +321,36 @@ echo "sha256:$hash"
 export interface JoinParams {
   nodeName: string;
   controlPlaneEndpoint: string;
+}
+
+/** The secrets `kubeadm join` reads from stdin, one per line. */
+export interface JoinSecrets {
   token: string;
+  /** "sha256:<hex>" of the cluster CA's public key. */
   caCertHash: string;
 }
 
-/** `kubeadm join` once; a node that already has kubelet.conf has joined. */
+/** stdin of a join command (secret). */
+export function joinStdin(s: JoinSecrets): string {
+  return `${s.token}\n${s.caCertHash}\n`;
+}
+
+/** kubeadm's JoinConfiguration (v1beta4): the token and CA hash go in a file, not on the command line. */
+export function kubeadmJoinConfig(p: JoinParams, secrets: JoinSecrets = { token: TOKEN_SLOT, caCertHash: CA_HASH_SLOT }): string {
+  return `apiVersion: kubeadm.k8s.io/v1beta4
+kind: JoinConfiguration
+discovery:
+  bootstrapToken:
+    apiServerEndpoint: "${p.controlPlaneEndpoint}"
+    token: "${secrets.token}"
+    caCertHashes: ["${secrets.caCertHash}"]
+nodeRegistration:
+  name: ${p.nodeName}
+  criSocket: unix:///run/containerd/containerd.sock
+`;
+}
+
+/** `kubeadm join` once (secrets on stdin: joinStdin); a node that already has kubelet.conf has joined. */
 export function kubeadmJoinScript(p: JoinParams): string {
   return script(
     `kubeadm join ${p.nodeName}`,
@@ -295,10 +359,21 @@ if [ -f /etc/kubernetes/kubelet.conf ]; then
   echo "node already joined"
   exit 0
 fi
-kubeadm join ${shQuote(p.controlPlaneEndpoint)} \\
-  --token ${shQuote(p.token)} \\
-  --discovery-token-ca-cert-hash ${shQuote(p.caCertHash)} \\
-  --node-name ${shQuote(p.nodeName)}
+${readSecrets([
+  { name: "token", pattern: "^[a-z0-9]{6}\\.[a-z0-9]{16}$", what: "the bootstrap token" },
+  { name: "ca_cert_hash", pattern: "^sha256:[a-f0-9]{64}$", what: "the CA certificate hash (sha256:<hex>)" },
+])}
+config=$(mktemp)
+trap 'rm -f "$config"' EXIT
+chmod 600 "$config"
+template=$(cat <<'EOF'
+${kubeadmJoinConfig(p).trim()}
+EOF
+)
+template=\${template//${TOKEN_SLOT}/$token}
+template=\${template//${CA_HASH_SLOT}/$ca_cert_hash}
+printf '%s\\n' "$template" > "$config"
+kubeadm join --config "$config"
 `,
   );
 }

@@ -11,6 +11,8 @@ import {
   kubeadmResetScript,
   kubePackagesScript,
   prepareHostScript,
+  initStdin,
+  joinStdin,
   readKubeconfigScript,
   registryHostsToml,
   shQuote,
@@ -50,7 +52,7 @@ const scripts: Record<string, string> = {
   "kubeadm init": kubeadmInitScript(init),
   "read kubeconfig": readKubeconfigScript(),
   "ca cert hash": caCertHashScript(),
-  "kubeadm join": kubeadmJoinScript({ nodeName: "sansa", controlPlaneEndpoint: "192.0.2.10:6443", token: init.token, caCertHash: "sha256:" + "a".repeat(64) }),
+  "kubeadm join": kubeadmJoinScript({ nodeName: "sansa", controlPlaneEndpoint: "192.0.2.10:6443" }),
   drain: drainNodeScript("sansa"),
   reset: kubeadmResetScript(),
 };
@@ -110,7 +112,7 @@ test("init and join are guarded, so a second run changes nothing", () => {
 });
 
 test("kubeadm init uses the pod CIDR with ASCII dashes (the seed's en dash broke it)", () => {
-  const cfg = kubeadmInitConfig(init);
+  const cfg = kubeadmInitConfig(init, init);
   expect(cfg).toMatch(/podSubnet: 10\.0\.0\.0\/16/);
   expect(cfg).toMatch(/advertiseAddress: 192\.0\.2\.10/);
   expect(cfg).toMatch(/token: "abcdef\.0123456789abcdef"/);
@@ -148,7 +150,7 @@ describe("offline sources (sources.* in stack config)", () => {
     const cfg = kubeadmInitConfig({ ...init, imageRepository: "10.213.0.1:5000" });
     expect(cfg).toMatch(/^imageRepository: 10\.213\.0\.1:5000$/m);
     expect(cfg).toMatch(/^kubernetesVersion: KUBEADM_INSTALLED_VERSION$/m);
-    expect(scripts["kubeadm init"]).toMatch(/sed -i "s\/KUBEADM_INSTALLED_VERSION\/\$\(kubeadm version -o short\)\/" "\$config"/);
+    expect(scripts["kubeadm init"]).toContain("template=${template//KUBEADM_INSTALLED_VERSION/$(kubeadm version -o short)}");
   });
 
   test("containerd's sandbox image follows the image repository, and its mirrors are hosts.toml files", () => {
@@ -183,5 +185,53 @@ describe("offline sources (sources.* in stack config)", () => {
 
   test("IPv6 control planes are written in brackets", () => {
     expect(kubeadmInitConfig({ ...init, advertiseAddress: "2001:db8::10" })).toMatch(/controlPlaneEndpoint: "\[2001:db8::10\]:6443"/);
+  });
+});
+
+describe("secrets reach kubeadm through stdin, never through a script's text or a command line", () => {
+  const caCertHash = "sha256:" + "b".repeat(64);
+  // A fake kubeadm that prints the config file it was given, run from a private PATH.
+  const runWithFakeKubeadm = (script: string, stdin: string) => {
+    const bin = execFileSync("mktemp", ["-d"], { encoding: "utf8" }).trim();
+    try {
+      execFileSync("bash", ["-c", `printf '%s\\n' '#!/usr/bin/env bash' 'if [ "$1" = version ]; then echo v1.36.3; exit 0; fi' 'echo "args: $*"; cat "$3"' > ${bin}/kubeadm; chmod +x ${bin}/kubeadm`]);
+      // The guards look for files under /etc/kubernetes; this machine has none.
+      return spawnSync("bash", ["-c", script], { input: stdin, encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+    } finally {
+      execFileSync("rm", ["-rf", bin]);
+    }
+  };
+
+  test("no script holds a token, certificate key or CA hash", () => {
+    const all = Object.values(scripts).join("\n");
+    expect(all).not.toContain(init.token);
+    expect(all).not.toContain(init.certificateKey);
+    expect(all).not.toContain(caCertHash);
+  });
+
+  test("init writes the stdin secrets and the installed kubeadm's version into its config, and passes only the file", () => {
+    const r = runWithFakeKubeadm(scripts["kubeadm init"], initStdin(init));
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^args: init --config \S+ --upload-certs --skip-token-print$/m);
+    expect(r.stdout).toContain(`token: "${init.token}"`);
+    expect(r.stdout).toContain(`certificateKey: "${init.certificateKey}"`);
+    expect(r.stdout).toMatch(/^kubernetesVersion: v1\.36\.3$/m);
+    expect(r.stdout).not.toMatch(/@[A-Z_]+@|KUBEADM_INSTALLED_VERSION/);
+  });
+
+  test("join writes a JoinConfiguration with the token and CA hash from stdin", () => {
+    const r = runWithFakeKubeadm(scripts["kubeadm join"], joinStdin({ token: init.token, caCertHash }));
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^args: join --config \S+$/m);
+    expect(r.stdout).toContain(`token: "${init.token}"`);
+    expect(r.stdout).toContain(`caCertHashes: ["${caCertHash}"]`);
+    expect(r.stdout).toContain('apiServerEndpoint: "192.0.2.10:6443"');
+  });
+
+  test("a malformed stdin is refused before kubeadm runs, without echoing it", () => {
+    const r = runWithFakeKubeadm(scripts["kubeadm init"], "not-a-token\n");
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe("stdin: expected the bootstrap token on line 1\n");
+    expect(r.stdout).toBe("");
   });
 });
