@@ -21,7 +21,7 @@ BUILD_DIR=$LAB_CACHE/build
 LOG_DIR=$LAB_CACHE/logs
 
 ALL_TOOLS=(pulumi pulumi-language-nodejs pulumi-resource-kubernetes etcd kube-apiserver
-  kube-controller-manager kube-scheduler kwok istioctl kubectl standins)
+  kube-controller-manager kube-scheduler kwok istioctl kubectl standins sources)
 
 usage() {
   cat <<EOF
@@ -29,6 +29,8 @@ usage: $0 [--print-path] [--print-standins] [--only NAME...] [--skip-apt]
   --print-path   print the bin folder to put on PATH and exit
   --print-standins  print the folder of the command/random provider stand-ins for the current
                  tests/standins sources (for engine tests only; never on PATH) and exit
+  --print-sources  print the folder of the test hosts' local sources (apt repositories, images;
+                 scripts/toolchain-sources.sh) for the current versions and exit
   --only NAME... build only these tools (${ALL_TOOLS[*]})
   --skip-apt     do not check or install Debian packages
 EOF
@@ -36,12 +38,14 @@ EOF
 
 PRINT_PATH=false
 PRINT_STANDINS=false
+PRINT_SOURCES=false
 SKIP_APT=false
 ONLY=()
 while (($# > 0)); do
   case $1 in
     --print-path) PRINT_PATH=true ;;
     --print-standins) PRINT_STANDINS=true ;;
+    --print-sources) PRINT_SOURCES=true ;;
     --skip-apt) SKIP_APT=true ;;
     --only)
       shift
@@ -79,6 +83,14 @@ standins_dir() {
 }
 if $PRINT_STANDINS; then
   standins_dir
+  exit 0
+fi
+
+# The test hosts' local sources (apt repositories, images): scripts/toolchain-sources.sh.
+# shellcheck source=toolchain-sources.sh disable=SC1091
+source "$SCRIPT_DIR/toolchain-sources.sh"
+if $PRINT_SOURCES; then
+  sources_dir
   exit 0
 fi
 
@@ -299,7 +311,7 @@ build_etcd() {
 # One wrapper module for the three control-plane binaries: k8s.io/kubernetes with its staging
 # replaces (./staging/src/k8s.io/X) pointed at the published k8s.io/X modules.
 KUBE_WORK=$BUILD_DIR/kubernetes-$KUBERNETES_VERSION
-KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubeadm kubelet kube-proxy)
 kube_wrapper() {
   local work=$KUBE_WORK
   if [[ -f $work/.ready && $(<"$work/.ready") == "${KUBE_CMDS[*]}" ]]; then
@@ -440,5 +452,6 @@ build_tool istioctl "$ISTIO_MODULE_VERSION" "cold builds take ~5 min" build_isti
 # A kubectl of the same minor as the API server (the machine's may be older or missing).
 build_tool kubectl "$KUBERNETES_VERSION" "~1-2 min after kube-apiserver" build_kubectl
 build_standins
+build_sources
 
 log "all done in $((SECONDS - TOTAL_START))s; put on PATH: $BIN_DIR"
