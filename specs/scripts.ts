@@ -270,34 +270,62 @@ cgroupDriver: systemd
 `;
 }
 
-/** `kubeadm init` once (secrets on stdin: initStdin); a control plane that already has admin.conf is left alone. */
-export function kubeadmInitScript(p: InitParams): string {
+const TOKEN_LINE = { name: "token", slot: TOKEN_SLOT, pattern: "^[a-z0-9]{6}\\.[a-z0-9]{16}$", what: "the bootstrap token" };
+
+/**
+ * One kubeadm step that runs once (skipped when `doneFile` exists): its secrets are read from stdin,
+ * checked, and filled into the config's slots by bash itself, so no secret is ever on a command line.
+ */
+function kubeadmStep(step: {
+  title: string;
+  doneFile: string;
+  doneMessage: string;
+  secrets: { name: string; slot: string; pattern: string; what: string }[];
+  config: string;
+  /** More slots, filled from a shell expression: [slot, expression]. */
+  fillFrom?: [string, string][];
+  command: string;
+}): string {
+  const fill = [...step.secrets.map((v): [string, string] => [v.slot, `$${v.name}`]), ...(step.fillFrom ?? [])]
+    .map(([slot, value]) => `template=\${template//${slot}/${value}}`)
+    .join("\n");
   return script(
-    "kubeadm init",
+    step.title,
     `
-if [ -f /etc/kubernetes/admin.conf ]; then
-  echo "control plane already initialised"
+if [ -f ${step.doneFile} ]; then
+  echo ${shQuote(step.doneMessage)}
   exit 0
 fi
-${readSecrets([
-  { name: "token", pattern: "^[a-z0-9]{6}\\.[a-z0-9]{16}$", what: "the bootstrap token" },
-  { name: "certificate_key", pattern: "^[a-f0-9]{64}$", what: "the certificate key (64 hex digits)" },
-])}
+${readSecrets(step.secrets)}
 config=$(mktemp)
 trap 'rm -f "$config"' EXIT
 chmod 600 "$config"
 template=$(cat <<'EOF'
-${kubeadmInitConfig(p).trim()}
+${step.config.trim()}
 EOF
 )
-# Filled in by bash itself, so no secret is ever on a command line.
-template=\${template//${TOKEN_SLOT}/$token}
-template=\${template//${CERTIFICATE_KEY_SLOT}/$certificate_key}
-template=\${template//${KUBEADM_VERSION_PLACEHOLDER}/$(kubeadm version -o short)}
+${fill}
 printf '%s\\n' "$template" > "$config"
-kubeadm init --config "$config" --upload-certs --skip-token-print
+${step.command}
 `,
   );
+}
+
+/** `kubeadm init` once (secrets on stdin: initStdin); a control plane that already has admin.conf is left alone. */
+export function kubeadmInitScript(p: InitParams): string {
+  return kubeadmStep({
+    title: "kubeadm init",
+    doneFile: "/etc/kubernetes/admin.conf",
+    doneMessage: "control plane already initialised",
+    secrets: [
+      TOKEN_LINE,
+      { name: "certificate_key", slot: CERTIFICATE_KEY_SLOT, pattern: "^[a-f0-9]{64}$", what: "the certificate key (64 hex digits)" },
+    ],
+    config: kubeadmInitConfig(p),
+    // Not a secret: the installed kubeadm's own version, so kubeadm never asks dl.k8s.io.
+    fillFrom: [[KUBEADM_VERSION_PLACEHOLDER, "$(kubeadm version -o short)"]],
+    command: `kubeadm init --config "$config" --upload-certs --skip-token-print`,
+  });
 }
 
 /** Prints the admin kubeconfig (the caller marks stdout secret and turns logging off). */
@@ -352,30 +380,17 @@ nodeRegistration:
 
 /** `kubeadm join` once (secrets on stdin: joinStdin); a node that already has kubelet.conf has joined. */
 export function kubeadmJoinScript(p: JoinParams): string {
-  return script(
-    `kubeadm join ${p.nodeName}`,
-    `
-if [ -f /etc/kubernetes/kubelet.conf ]; then
-  echo "node already joined"
-  exit 0
-fi
-${readSecrets([
-  { name: "token", pattern: "^[a-z0-9]{6}\\.[a-z0-9]{16}$", what: "the bootstrap token" },
-  { name: "ca_cert_hash", pattern: "^sha256:[a-f0-9]{64}$", what: "the CA certificate hash (sha256:<hex>)" },
-])}
-config=$(mktemp)
-trap 'rm -f "$config"' EXIT
-chmod 600 "$config"
-template=$(cat <<'EOF'
-${kubeadmJoinConfig(p).trim()}
-EOF
-)
-template=\${template//${TOKEN_SLOT}/$token}
-template=\${template//${CA_HASH_SLOT}/$ca_cert_hash}
-printf '%s\\n' "$template" > "$config"
-kubeadm join --config "$config"
-`,
-  );
+  return kubeadmStep({
+    title: `kubeadm join ${p.nodeName}`,
+    doneFile: "/etc/kubernetes/kubelet.conf",
+    doneMessage: "node already joined",
+    secrets: [
+      TOKEN_LINE,
+      { name: "ca_cert_hash", slot: CA_HASH_SLOT, pattern: "^sha256:[a-f0-9]{64}$", what: "the CA certificate hash (sha256:<hex>)" },
+    ],
+    config: kubeadmJoinConfig(p),
+    command: `kubeadm join --config "$config"`,
+  });
 }
 
 /** Run on the control plane before a worker resets: move its pods away and remove the Node. */
