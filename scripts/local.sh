@@ -19,6 +19,11 @@ export PULUMI_CONFIG_PASSPHRASE=${PULUMI_CONFIG_PASSPHRASE-local-lab}
 export PULUMI_SKIP_UPDATE_CHECK=true
 # The plugins come from scripts/toolchain.sh; a missing one must fail at once, not try to download.
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+# The Kubernetes provider leaves a kubeconfig (with the admin client key) in its temp folder after each
+# run: give the engine a private one, removed when this script exits.
+LAB_TMP=$(mktemp -d "${TMPDIR:-/tmp}/kubeadm-istio-lab.XXXXXX")
+trap 'rm -rf "$LAB_TMP"' EXIT
+export TMPDIR=$LAB_TMP
 
 start=$(date +%s)
 step() { printf '\n[local] %s (+%ss) %s\n' "$(date +%H:%M:%S)" "$(($(date +%s) - start))" "$*"; }
@@ -91,7 +96,7 @@ case ${1:-} in
     shift
     toolchain_path
     select_stack
-    exec pulumi --stack "$STACK" "$@"
+    pulumi --stack "$STACK" "$@"
     ;;
   env)
     toolchain_path

@@ -24,8 +24,13 @@ export interface EngineStack {
 }
 
 export function engineEnv(stateDir: string): Record<string, string> {
+  // The Kubernetes provider writes the kubeconfig (admin client key included) to a temp file it never
+  // removes: keep its temp files in the state folder, which each test removes.
+  const tmp = path.join(stateDir, "tmp");
+  fs.mkdirSync(tmp, { recursive: true });
   return {
     PATH: pathWithToolchain(),
+    TMPDIR: tmp,
     PULUMI_BACKEND_URL: `file://${stateDir}`,
     PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
     PULUMI_HOME: path.join(stateDir, ".pulumi-home"),
