@@ -56,7 +56,7 @@ async function program() {
   let cluster: KubeadmCluster;
   let controlPlane: DebianNode | undefined;
   if (access.kind === "ssh") {
-    const nodes = config.nodes.map((n) => new DebianNode(n.name, { node: n, privateKey: access.privateKey, kubernetesVersion: clusterSpec.kubernetesVersion, sources: config.sources }));
+    const nodes = config.nodes.map((n) => new DebianNode(n.name, { node: n, privateKey: access.privateKey, kubernetesVersion: clusterSpec.kubernetesVersion, allowCgroupV1: clusterSpec.allowCgroupV1, sources: config.sources }));
     // Validation guarantees exactly one control plane whenever nodes are provisioned.
     controlPlane = nodes.find((n) => n.role === "controlPlane");
     if (!controlPlane) throw new ConfigError([`${CONFIG_NAMESPACE}:nodes: no node has role controlPlane`]);

@@ -10,6 +10,8 @@ export interface DebianNodeArgs {
   privateKey: pulumi.Input<string>;
   /** Kubernetes minor version whose kubeadm, kubelet and kubectl are installed, e.g. "1.34". */
   kubernetesVersion: string;
+  /** cluster.allowCgroupV1: accept a machine still on cgroup v1. */
+  allowCgroupV1: boolean;
   /** Where packages and images come from (public repositories, or the user's mirrors). */
   sources: SourcesSpec;
 }
@@ -46,7 +48,7 @@ export class DebianNode extends pulumi.ComponentResource {
 
     const prepare = new command.remote.Command(
       `${name}-prepare-host`,
-      { connection: this.connection, create: prepareHostScript() },
+      { connection: this.connection, create: prepareHostScript({ kubernetesVersion: args.kubernetesVersion, allowCgroupV1: args.allowCgroupV1 }) },
       { parent: this },
     );
     const runtime = new command.remote.Command(

@@ -92,6 +92,7 @@ export class KubeadmCluster extends pulumi.ComponentResource {
           podCidr: cluster.podCidr,
           serviceCidr: cluster.serviceCidr,
           imageRepository: args.imageRepository,
+          allowCgroupV1: cluster.allowCgroupV1,
         }),
         // The secrets go on stdin: a failed command's error quotes its script, never its stdin.
         stdin: pulumi.secret(pulumi.all([token, certificateKey]).apply(([t, key]) => initStdin({ token: t, certificateKey: key }))),
@@ -117,7 +118,7 @@ export class KubeadmCluster extends pulumi.ComponentResource {
         `${name}-join-${worker.name}`,
         {
           connection: worker.connection,
-          create: kubeadmJoinScript({ nodeName: worker.name, controlPlaneEndpoint: endpoint }),
+          create: kubeadmJoinScript({ nodeName: worker.name, controlPlaneEndpoint: endpoint, allowCgroupV1: cluster.allowCgroupV1 }),
           stdin: pulumi.secret(pulumi.all([token, caCertHash]).apply(([t, hash]) => joinStdin({ token: t, caCertHash: hash }))),
           delete: kubeadmResetScript(),
           logging: "stderr",

@@ -35,6 +35,11 @@ export interface ClusterSpec {
   context?: string;
   /** Seconds to wait for the API server to answer before warning (preview) or failing (up). */
   reachabilityTimeoutSeconds: number;
+  /**
+   * Let kubelet run on machines still on cgroup v1 (kubelet 1.35+ refuses them by default): kubelet's
+   * failCgroupV1 off and kubeadm's SystemVerification check made a warning. Off: such a node fails early.
+   */
+  allowCgroupV1: boolean;
 }
 
 export type MtlsMode = "STRICT" | "PERMISSIVE" | "DISABLE";
@@ -206,6 +211,7 @@ const rawCluster = z.strictObject({
   kubeconfigPath: z.string().min(1).optional(),
   context: z.string().min(1).optional(),
   reachabilityTimeoutSeconds: z.number().min(1).max(120).optional(),
+  allowCgroupV1: z.boolean().optional(),
 });
 
 const rawIstio = z.strictObject({
@@ -810,6 +816,7 @@ export function parseLabConfig(raw: RawConfig): LabConfig {
     kubeconfigPath: c.kubeconfigPath,
     context: c.context,
     reachabilityTimeoutSeconds: c.reachabilityTimeoutSeconds ?? DEFAULTS.reachabilityTimeoutSeconds,
+    allowCgroupV1: c.allowCgroupV1 ?? false,
   };
   const nodes = parseNodes(raw.nodes, provision, problems);
   checkCidrs(
@@ -829,6 +836,9 @@ export function parseLabConfig(raw: RawConfig): LabConfig {
     }
   } else if (provision === false && !raw.hasKubeconfig && cluster.kubeconfigPath === undefined && !failed("kubeconfigPath")) {
     problems.push(`${NS}:cluster.kubeconfigPath: an existing cluster (provision: false) needs cluster.kubeconfigPath or the secret ${NS}:kubeconfig`);
+  }
+  if (provision === false && c.allowCgroupV1 !== undefined) {
+    problems.push(`${NS}:cluster.allowCgroupV1: only used with cluster.provision: true (kubeadm on your machines)`);
   }
 
   const istioFields = fields(rawIstio, `${NS}:istio`, raw.istio, problems);

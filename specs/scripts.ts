@@ -19,11 +19,41 @@ ${body.trim()}
 `;
 }
 
+/** What the host preparation depends on. */
+export interface HostParams {
+  /** Kubernetes minor, e.g. "1.36". */
+  kubernetesVersion: string;
+  /** cluster.allowCgroupV1: accept a machine still on cgroup v1. */
+  allowCgroupV1: boolean;
+}
+
+/** kubelet 1.35 and later refuses to start on cgroup v1 unless told otherwise (KEP-5573). */
+function refusesCgroupV1(minor: string): boolean {
+  return Number(minor.split(".")[1]) >= 35;
+}
+
+/** True when bash runs on a machine whose /sys/fs/cgroup is not the cgroup v2 hierarchy. */
+const ON_CGROUP_V1 = `[ "$(stat -fc %T /sys/fs/cgroup)" != cgroup2fs ]`;
+
+function cgroupCheck(p: HostParams): string {
+  if (!refusesCgroupV1(p.kubernetesVersion)) return "";
+  const verdict = p.allowCgroupV1
+    ? `echo "cgroup v1 on this machine: allowed by cluster.allowCgroupV1 (kubelet's failCgroupV1 is off)"`
+    : `echo "this machine uses cgroup v1, which kubelet ${p.kubernetesVersion} refuses by default; boot it with cgroup v2 (Debian 11 and later do unless systemd.unified_cgroup_hierarchy=0 is on the kernel command line) or set kubeadm-istio-lab:cluster.allowCgroupV1: true" >&2
+  exit 1`;
+  return `# Checked first, before this script changes anything.
+if ${ON_CGROUP_V1}; then
+  ${verdict}
+fi
+`;
+}
+
 /** Swap off for good, kernel modules and sysctls kubelet and the CNI need. */
-export function prepareHostScript(): string {
+export function prepareHostScript(p: HostParams): string {
   return script(
     "prepare host",
     `
+${cgroupCheck(p)}
 # kubelet refuses to start with swap on; comment swap out of fstab so it stays off after a reboot.
 swapoff -a
 if grep -Eq '^[^#].*[[:space:]]swap[[:space:]]' /etc/fstab; then
@@ -195,6 +225,8 @@ export interface InitParams {
   serviceCidr: string;
   /** kubeadm's imageRepository (sources.imageRepository). */
   imageRepository: string;
+  /** cluster.allowCgroupV1 */
+  allowCgroupV1: boolean;
 }
 
 /** host:port, with an IPv6 address in brackets as URLs and kubeadm endpoints want it. */
@@ -267,7 +299,12 @@ networking:
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 cgroupDriver: systemd
-`;
+${p.allowCgroupV1 ? "# cluster.allowCgroupV1: kubelet 1.35+ would refuse a cgroup v1 machine. Joined nodes get this too.\nfailCgroupV1: false\n" : ""}`;
+}
+
+/** kubeadm's flag for a cgroup v1 machine the user allowed: its SystemVerification check then only warns. */
+function preflightFlag(allowCgroupV1: boolean): string {
+  return allowCgroupV1 ? `\nignore=()\nif ${ON_CGROUP_V1}; then ignore=(--ignore-preflight-errors=SystemVerification); fi` : "";
 }
 
 const TOKEN_LINE = { name: "token", slot: TOKEN_SLOT, pattern: "^[a-z0-9]{6}\\.[a-z0-9]{16}$", what: "the bootstrap token" };
@@ -324,7 +361,8 @@ export function kubeadmInitScript(p: InitParams): string {
     config: kubeadmInitConfig(p),
     // Not a secret: the installed kubeadm's own version, so kubeadm never asks dl.k8s.io.
     fillFrom: [[KUBEADM_VERSION_PLACEHOLDER, "$(kubeadm version -o short)"]],
-    command: `kubeadm init --config "$config" --upload-certs --skip-token-print`,
+    command: `${preflightFlag(p.allowCgroupV1).trimStart()}
+kubeadm init --config "$config" --upload-certs --skip-token-print${p.allowCgroupV1 ? ' "${ignore[@]}"' : ""}`,
   });
 }
 
@@ -349,6 +387,8 @@ echo "sha256:$hash"
 export interface JoinParams {
   nodeName: string;
   controlPlaneEndpoint: string;
+  /** cluster.allowCgroupV1 */
+  allowCgroupV1: boolean;
 }
 
 /** The secrets `kubeadm join` reads from stdin, one per line. */
@@ -389,7 +429,8 @@ export function kubeadmJoinScript(p: JoinParams): string {
       { name: "ca_cert_hash", slot: CA_HASH_SLOT, pattern: "^sha256:[a-f0-9]{64}$", what: "the CA certificate hash (sha256:<hex>)" },
     ],
     config: kubeadmJoinConfig(p),
-    command: `kubeadm join --config "$config"`,
+    command: `${preflightFlag(p.allowCgroupV1).trimStart()}
+kubeadm join --config "$config"${p.allowCgroupV1 ? ' "${ignore[@]}"' : ""}`,
   });
 }
 

@@ -89,6 +89,9 @@ describe("cluster and nodes", () => {
     expectProblem({ cluster: { provision: false }, nodes: undefined }, "cluster.kubeconfigPath", /needs cluster.kubeconfigPath or the secret/));
   test("nodes given for an existing cluster", () =>
     expectProblem({ cluster: { provision: false, kubeconfigPath: "/k" } }, "nodes", /only used when cluster.provision is true/));
+  test("allowCgroupV1 for an existing cluster (nothing of kubeadm runs there)", () =>
+    expectProblem({ cluster: { provision: false, kubeconfigPath: "/k", allowCgroupV1: true }, nodes: undefined }, "cluster.allowCgroupV1", /only used with cluster.provision: true/));
+  test("allowCgroupV1 written as a string", () => expectProblem({ cluster: { allowCgroupV1: "yes" } }, "cluster.allowCgroupV1", /boolean/));
 });
 
 describe("istio, bookinfo, weave", () => {

@@ -1,6 +1,7 @@
 // Every remote script the program can send to a node: valid bash, shellcheck-clean, idempotent by
 // construction (each step checks before it changes), and with its inputs quoted.
 import { execFileSync, spawnSync } from "child_process";
+import * as fs from "fs";
 import {
   caCertHashScript,
   containerRuntimeScript,
@@ -40,19 +41,24 @@ const init = {
   token: "abcdef.0123456789abcdef",
   certificateKey: "0".repeat(64),
   imageRepository: "registry.k8s.io",
+  allowCgroupV1: false,
 };
+const host = { kubernetesVersion: "1.36", allowCgroupV1: false };
 
 const scripts: Record<string, string> = {
-  "prepare host": prepareHostScript(),
+  "prepare host": prepareHostScript(host),
+  "prepare host, cgroup v1 allowed": prepareHostScript({ ...host, allowCgroupV1: true }),
   containerd: containerRuntimeScript(publicSources),
   "containerd from mirrors": containerRuntimeScript(offlineSources),
   "kube packages": kubePackagesScript("1.34", publicSources.kubernetes),
   "kube packages from a mirror": kubePackagesScript("1.36", offlineSources.kubernetes),
   "kubeadm init from a mirror": kubeadmInitScript({ ...init, imageRepository: offlineSources.imageRepository }),
   "kubeadm init": kubeadmInitScript(init),
+  "kubeadm init, cgroup v1 allowed": kubeadmInitScript({ ...init, allowCgroupV1: true }),
   "read kubeconfig": readKubeconfigScript(),
   "ca cert hash": caCertHashScript(),
-  "kubeadm join": kubeadmJoinScript({ nodeName: "sansa", controlPlaneEndpoint: "192.0.2.10:6443" }),
+  "kubeadm join": kubeadmJoinScript({ nodeName: "sansa", controlPlaneEndpoint: "192.0.2.10:6443", allowCgroupV1: false }),
+  "kubeadm join, cgroup v1 allowed": kubeadmJoinScript({ nodeName: "sansa", controlPlaneEndpoint: "192.0.2.10:6443", allowCgroupV1: true }),
   drain: drainNodeScript("sansa"),
   reset: kubeadmResetScript(),
 };
@@ -127,7 +133,7 @@ test("values are quoted for bash, even hostile ones", () => {
 
 test("the prepare-host script is idempotent when run twice against a fake root", () => {
   // Run the fstab edit twice on a copy: the second run must leave the file as the first left it.
-  const edit = prepareHostScript().split("\n").filter((l) => l.includes("sed -i")).join("\n").replace(/\/etc\/fstab/g, '"$1"');
+  const edit = prepareHostScript(host).split("\n").filter((l) => l.includes("sed -i")).join("\n").replace(/\/etc\/fstab/g, '"$1"');
   const fstab = "UUID=1 / ext4 defaults 0 1\nUUID=2 none swap sw 0 0\n";
   const run = (input: string) =>
     execFileSync("bash", ["-c", `f=$(mktemp); printf %s "$1" > "$f"; set -- "$f"; ${edit}; cat "$f"; rm -f "$f"`, "_", input], { encoding: "utf8" });
@@ -191,10 +197,12 @@ describe("offline sources (sources.* in stack config)", () => {
 describe("secrets reach kubeadm through stdin, never through a script's text or a command line", () => {
   const caCertHash = "sha256:" + "b".repeat(64);
   // A fake kubeadm that prints the config file it was given, run from a private PATH.
-  const runWithFakeKubeadm = (script: string, stdin: string) => {
+  // The cgroup file system type `stat -fc %T /sys/fs/cgroup` reports (cgroup2fs on cgroup v2).
+  const runWithFakeKubeadm = (script: string, stdin: string, cgroupFs = "cgroup2fs") => {
     const bin = execFileSync("mktemp", ["-d"], { encoding: "utf8" }).trim();
     try {
       execFileSync("bash", ["-c", `printf '%s\\n' '#!/usr/bin/env bash' 'if [ "$1" = version ]; then echo v1.36.3; exit 0; fi' 'echo "args: $*"; cat "$3"' > ${bin}/kubeadm; chmod +x ${bin}/kubeadm`]);
+      execFileSync("bash", ["-c", `printf '%s\\n' '#!/usr/bin/env bash' 'echo ${cgroupFs}' > ${bin}/stat; chmod +x ${bin}/stat`]);
       // The guards look for files under /etc/kubernetes; this machine has none.
       return spawnSync("bash", ["-c", script], { input: stdin, encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
     } finally {
@@ -226,6 +234,34 @@ describe("secrets reach kubeadm through stdin, never through a script's text or 
     expect(r.stdout).toContain(`token: "${init.token}"`);
     expect(r.stdout).toContain(`caCertHashes: ["${caCertHash}"]`);
     expect(r.stdout).toContain('apiServerEndpoint: "192.0.2.10:6443"');
+  });
+
+  test("cgroup v1 allowed: kubelet's failCgroupV1 is off, and kubeadm skips SystemVerification only on a cgroup v1 machine", () => {
+    const v1 = runWithFakeKubeadm(scripts["kubeadm init, cgroup v1 allowed"], initStdin(init), "tmpfs");
+    expect(v1.status).toBe(0);
+    expect(v1.stdout).toMatch(/^args: init --config \S+ --upload-certs --skip-token-print --ignore-preflight-errors=SystemVerification$/m);
+    expect(v1.stdout).toMatch(/^failCgroupV1: false$/m);
+    const v2 = runWithFakeKubeadm(scripts["kubeadm init, cgroup v1 allowed"], initStdin(init), "cgroup2fs");
+    expect(v2.stdout).toMatch(/^args: init --config \S+ --upload-certs --skip-token-print$/m);
+    const join = runWithFakeKubeadm(scripts["kubeadm join, cgroup v1 allowed"], joinStdin({ token: init.token, caCertHash }), "tmpfs");
+    expect(join.stdout).toMatch(/^args: join --config \S+ --ignore-preflight-errors=SystemVerification$/m);
+    expect(runWithFakeKubeadm(scripts["kubeadm init"], initStdin(init), "tmpfs").stdout).not.toMatch(/failCgroupV1|ignore-preflight/);
+  });
+
+  test("a cgroup v1 machine is refused by the first step before it changes anything, naming the config key", () => {
+    // swapoff is the script's first change: a fake one that leaves a mark.
+    const bin = execFileSync("mktemp", ["-d"], { encoding: "utf8" }).trim();
+    try {
+      execFileSync("bash", ["-c", `printf '%s\\n' '#!/usr/bin/env bash' 'echo tmpfs' > ${bin}/stat; printf '%s\\n' '#!/usr/bin/env bash' 'touch ${bin}/changed' > ${bin}/swapoff; chmod +x ${bin}/stat ${bin}/swapoff`]);
+      const r = spawnSync("bash", ["-c", scripts["prepare host"]], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/uses cgroup v1, which kubelet 1\.36 refuses by default; .*set kubeadm-istio-lab:cluster\.allowCgroupV1: true/);
+      expect(fs.existsSync(`${bin}/changed`)).toBe(false);
+      // kubelet before 1.35 runs on cgroup v1: no check at all.
+      expect(prepareHostScript({ kubernetesVersion: "1.34", allowCgroupV1: false })).not.toContain("cgroup2fs");
+    } finally {
+      execFileSync("rm", ["-rf", bin]);
+    }
   });
 
   test("a malformed stdin is refused before kubeadm runs, without echoing it", () => {
