@@ -4,8 +4,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
-import { runProgram, ProgramRun, stackConfig } from "../unit/harness";
+import { knownValue, runProgram, ProgramRun, stackConfig } from "../unit/harness";
 import { analyzeAll, PackConfig, TestResource, UNKNOWN_STRING } from "./harness";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lab-policy-stacks-"));
@@ -36,10 +35,7 @@ async function asPolicyResources(run: ProgramRun): Promise<TestResource[]> {
     if (r.type.startsWith("kubeadm-istio-lab:")) continue; // components are not sent to analyzers
     const props: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(r.inputs)) {
-      props[k] = await Promise.race([
-        new Promise((res) => pulumi.output(v as pulumi.Input<Record<string, string>>).apply(res)),
-        new Promise((res) => setTimeout(() => res(UNKNOWN_STRING), 100)),
-      ]);
+      props[k] = await knownValue<unknown>(v, UNKNOWN_STRING);
     }
     out.push({ type: r.type, name: r.name, props, additionalSecretOutputs: r.additionalSecretOutputs });
   }

@@ -168,3 +168,17 @@ export async function resolve(value: unknown): Promise<{ value: unknown; secret:
   }
   return { value, secret: false };
 }
+
+/**
+ * An input's value once it is known, or `unknown` when the engine would send it as unknown (in a
+ * preview: ids and outputs of resources not created yet). Decided by the Output's own known flag, not
+ * by a timer: a slow machine must not turn a known value into an unknown one.
+ */
+export async function knownValue<T>(input: pulumi.Input<T>, unknown: T): Promise<T> {
+  const output = pulumi.output(input);
+  // The SDK's Output carries `isKnown: Promise<boolean>`; its declared type leaves it out.
+  const isKnown = (output as unknown as { isKnown?: unknown }).isKnown;
+  if (!(isKnown instanceof Promise)) throw new Error("@pulumi/pulumi's Output no longer has isKnown: update knownValue");
+  if (!(await (isKnown as Promise<boolean>))) return unknown;
+  return unwrap(output as pulumi.Output<T>);
+}

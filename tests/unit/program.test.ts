@@ -5,7 +5,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { ProgramRun, resolve, runProgram, stackConfig } from "./harness";
+import { knownValue, ProgramRun, resolve, runProgram, stackConfig } from "./harness";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lab-unit-"));
 const keyText = `test-key-${process.pid}-${Date.now()}`;
@@ -23,7 +23,7 @@ function countByType(run: ProgramRun): Record<string, number> {
 
 /**
  * Resolves every input of every custom resource to JSON, keyed by name. In preview some values (a
- * resource's id) stay unknown and an apply on them never runs: those inputs read as "<unknown>".
+ * resource's id) stay unknown: those inputs read as "<unknown>".
  */
 async function resolvedInputs(run: ProgramRun): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
@@ -31,10 +31,7 @@ async function resolvedInputs(run: ProgramRun): Promise<Record<string, string>> 
     if (r.type.startsWith("kubeadm-istio-lab:")) continue;
     const fields: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(r.inputs)) {
-      fields[k] = await Promise.race([
-        new Promise((res) => pulumi.output(v as pulumi.Input<Record<string, string>>).apply(res)),
-        new Promise((res) => setTimeout(() => res("<unknown>"), 100)),
-      ]);
+      fields[k] = await knownValue<unknown>(v, "<unknown>");
     }
     out[r.name] = JSON.stringify(fields);
   }
