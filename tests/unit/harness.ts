@@ -38,6 +38,13 @@ export function stackConfig(stack: string): Record<string, unknown> {
   return Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k.replace(`${PROJECT}:`, ""), v]));
 }
 
+/** The SDK's wait for its outstanding RPCs (runtime `waitForRPCs`, left out of its declared types). */
+function waitForRpcs(): Promise<void> {
+  const wait = (pulumi.runtime as unknown as { waitForRPCs?: unknown }).waitForRPCs;
+  if (typeof wait !== "function") throw new Error("@pulumi/pulumi's runtime no longer has waitForRPCs: update the harness");
+  return (wait as () => Promise<void>)();
+}
+
 function unwrap<T>(o: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => o.apply(resolve));
 }
@@ -48,9 +55,16 @@ function nameFromUrn(urn: string): string {
 
 export async function runProgram(
   config: Record<string, unknown>,
-  opts: { preview?: boolean; secretKeys?: string[]; /** Keys of other namespaces, e.g. "kubernetes:foo". */ otherConfig?: Record<string, string> } = {},
+  opts: {
+    preview?: boolean;
+    secretKeys?: string[];
+    /** Keys of other namespaces, e.g. "kubernetes:foo". */
+    otherConfig?: Record<string, string>;
+    /** Receives every resource as it is registered, also when the program then fails. */
+    recorded?: Recorded[];
+  } = {},
 ): Promise<ProgramRun> {
-  const resources: Recorded[] = [];
+  const resources: Recorded[] = opts.recorded ?? [];
   const providers = new Map<string, string>();
   const registered = new Set<string>();
   const pending: Promise<void>[] = [];
@@ -129,6 +143,9 @@ export async function runProgram(
     // The program's own return value keeps Outputs (and so their secretness); the stack's is plain.
     outputs = stackOutputs === undefined ? {} : captured;
   } finally {
+    // A failed program still has RPCs in flight (the stack's outputs): let them reach this run's mock
+    // monitor, or they reach the next run's, which does not know this stack.
+    await waitForRpcs();
     pulumi.log.warn = realWarn;
   }
 
