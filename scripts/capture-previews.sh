@@ -45,7 +45,9 @@ export PULUMI_HOME=$WORK/home
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export SUMMARY_FIXTURES_RENDER_DIR=$WORK/rendered
-mkdir -p "$WORK/state" "$WORK/home"
+# The Kubernetes provider leaves a copy of the kubeconfig in $TMPDIR on every run: keep it in WORK.
+export TMPDIR=$WORK/tmp
+mkdir -p "$WORK/state" "$WORK/home" "$TMPDIR"
 
 step() { printf '[capture] %s %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 

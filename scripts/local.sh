@@ -5,6 +5,7 @@
 #   scripts/local.sh up            set everything up and run `pulumi up` (npm run local)
 #   scripts/local.sh down          destroy the stack's resources and stop the cluster (npm run local:down)
 #   scripts/local.sh pulumi ARGS   run pulumi on the local stack, e.g. config set --path ... (npm run pulumi --)
+#   scripts/local.sh recover       after a killed `up`: remove the stale lock, settle interrupted operations (npm run local:recover)
 #   scripts/local.sh env           print the environment lines to use pulumi/kubectl by hand
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,8 +21,18 @@ export PULUMI_SKIP_UPDATE_CHECK=true
 # The plugins come from scripts/toolchain.sh; a missing one must fail at once, not try to download.
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 # The Kubernetes provider leaves a kubeconfig (with the admin client key) in its temp folder after each
-# run: give the engine a private one, removed when this script exits.
-LAB_TMP=$(mktemp -d "${TMPDIR:-/tmp}/kubeadm-istio-lab.XXXXXX")
+# run: give the engine a private one inside the project's cache, removed when this script exits. A run
+# that was killed leaves its folder there (never in /tmp); the next run removes it.
+PRIVATE_TMP=$LAB_CACHE/tmp
+mkdir -p "$PRIVATE_TMP"
+chmod 700 "$PRIVATE_TMP"
+for old in "$PRIVATE_TMP"/run-*; do
+  [ -d "$old" ] || continue
+  pid=${old##*/run-}
+  pid=${pid%%-*}
+  [ -d "/proc/$pid" ] || rm -rf "$old"
+done
+LAB_TMP=$(mktemp -d "$PRIVATE_TMP/run-$$-XXXXXX")
 trap 'rm -rf "$LAB_TMP"' EXIT
 export TMPDIR=$LAB_TMP
 
@@ -98,14 +109,22 @@ case ${1:-} in
     select_stack
     pulumi --stack "$STACK" "$@"
     ;;
+  recover)
+    toolchain_path
+    select_stack
+    node_modules/.bin/ts-node --transpile-only tools/recover.ts --stack "$STACK"
+    ;;
   env)
     toolchain_path
+    # By hand, the provider's kubeconfig copies go to a folder of the cache that stays (empty it at will).
+    mkdir -p "$PRIVATE_TMP/shell"
     printf 'export %s\n' "PATH=$PATH" "PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL" \
       "PULUMI_CONFIG_PASSPHRASE=$PULUMI_CONFIG_PASSPHRASE" "PULUMI_SKIP_UPDATE_CHECK=true" \
-      "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true" "KUBECONFIG=$CLUSTER_DIR/kubeconfig"
+      "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true" "KUBECONFIG=$CLUSTER_DIR/kubeconfig" \
+      "TMPDIR=$PRIVATE_TMP/shell"
     ;;
   *)
-    sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -21,6 +21,7 @@ import { configOnly, configOnlySummary } from "./summary/configDiff";
 import { parsePreview } from "./summary/preview";
 import { Format, renderSummary, summarize } from "./summary/summarize";
 import { runTool, UsageError } from "./cli";
+import { privateTmpdir } from "./privateTmp";
 
 export interface SummaryArgs {
   stack?: string;
@@ -75,13 +76,19 @@ export function runPreview(args: SummaryArgs): { output: string; status: number 
   const cli = ["preview", "--json", "--non-interactive", "--stack", args.stack ?? ""];
   for (const p of args.policyPacks) cli.push("--policy-pack", p);
   for (const c of args.policyPackConfigs) cli.push("--policy-pack-config", c);
-  const r = spawnSync("pulumi", cli, {
-    cwd: args.cwd,
-    env: { ...process.env, PULUMI_ENABLE_STREAMING_JSON_PREVIEW: "true", PULUMI_SKIP_UPDATE_CHECK: "true" },
-    encoding: "utf8",
-    maxBuffer: 512 * 1024 * 1024,
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+  const tmp = privateTmpdir();
+  let r;
+  try {
+    r = spawnSync("pulumi", cli, {
+      cwd: args.cwd,
+      env: { ...process.env, TMPDIR: tmp.dir, PULUMI_ENABLE_STREAMING_JSON_PREVIEW: "true", PULUMI_SKIP_UPDATE_CHECK: "true" },
+      encoding: "utf8",
+      maxBuffer: 512 * 1024 * 1024,
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+  } finally {
+    tmp.remove();
+  }
   if (r.error) throw new Error(`pulumi preview could not start: ${r.error.message}`);
   return { output: r.stdout, status: r.status };
 }

@@ -1,0 +1,101 @@
+// What a killed run leaves, and the tools that deal with it: the recovery step's plan (tools/recover.ts),
+// private temp folders (tools/privateTmp.ts) and the credential scan (tools/credential-scan.ts).
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { CREDENTIAL_PATTERNS, scanFiles } from "../../tools/credential-scan";
+import { privateTmpdir, sweepPrivateTmp } from "../../tools/privateTmp";
+import { fileBackendLocks, kubernetesId, parseArgs, refreshArgs } from "../../tools/recover";
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lab-leftovers-"));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+const op = (type: string, urn: string, metadata?: Record<string, unknown>) => ({ type, resource: { urn, type: urn.split("::")[2], inputs: { metadata } } });
+
+describe("recover: the plan for interrupted operations", () => {
+  test("a Kubernetes object's ID is namespace/name, or name when it has no namespace", () => {
+    expect(kubernetesId(op("creating", "urn:pulumi:s::p::kubernetes:apps/v1:Deployment::d", { name: "reviews-v2", namespace: "bookinfo" }))).toBe("bookinfo/reviews-v2");
+    expect(kubernetesId(op("creating", "urn:pulumi:s::p::kubernetes:core/v1:Namespace::n", { name: "bookinfo" }))).toBe("bookinfo");
+    expect(kubernetesId(op("creating", "urn:pulumi:s::p::command:remote:Command::init"))).toBeUndefined();
+    expect(kubernetesId(op("creating", "urn:pulumi:s::p::kubernetes:core/v1:ConfigMap::auto", {}))).toBeUndefined();
+  });
+
+  test("interrupted Kubernetes creates are imported by ID, others cleared; updates and deletes are left to the refresh", () => {
+    const plan = refreshArgs([
+      op("creating", "urn:pulumi:s::p::kubernetes:apps/v1:Deployment::d", { name: "details-v1", namespace: "bookinfo" }),
+      op("creating", "urn:pulumi:s::p::command:remote:Command::init"),
+      op("updating", "urn:pulumi:s::p::kubernetes:core/v1:Service::svc", { name: "details", namespace: "bookinfo" }),
+    ]);
+    expect(plan.args).toEqual([
+      "--import-pending-creates", "urn:pulumi:s::p::kubernetes:apps/v1:Deployment::d",
+      "--import-pending-creates", "bookinfo/details-v1",
+      "--clear-pending-creates",
+    ]);
+    expect(plan.cleared).toEqual(["urn:pulumi:s::p::command:remote:Command::init"]);
+    expect(refreshArgs([]).args).toEqual([]);
+  });
+
+  test("the stack's lock files are read from a file backend; other backends are not guessed at", () => {
+    const lockDir = path.join(tmp, "backend", ".pulumi", "locks", "organization", "kubeadm-istio-lab", "local");
+    fs.mkdirSync(lockDir, { recursive: true });
+    fs.writeFileSync(path.join(lockDir, "abc.json"), JSON.stringify({ pid: 4242, username: "u", hostname: "h", timestamp: "t" }));
+    fs.mkdirSync(path.join(tmp, "backend", ".pulumi", "locks", "organization", "kubeadm-istio-lab", "other"), { recursive: true });
+    fs.writeFileSync(path.join(tmp, "backend", ".pulumi", "locks", "organization", "kubeadm-istio-lab", "other", "x.json"), "{}");
+    const locks = fileBackendLocks(`file://${path.join(tmp, "backend")}`, "local");
+    expect(locks?.map((l) => [l.pid, l.hostname])).toEqual([[4242, "h"]]);
+    expect(fileBackendLocks("https://api.pulumi.com", "local")).toBeUndefined();
+    expect(fileBackendLocks(`file://${path.join(tmp, "nothing")}`, "local")).toEqual([]);
+  });
+
+  test("arguments: --stack is required", () => {
+    expect(() => parseArgs([])).toThrow(/give --stack NAME/);
+    expect(parseArgs(["--stack", "local", "--force"])).toMatchObject({ stack: "local", force: true });
+  });
+});
+
+describe("private temp folders", () => {
+  test("a run's folder is private and removed by remove(); folders of dead runs are swept, live ones kept", async () => {
+    const root = path.join(tmp, "cache", "tmp");
+    process.env.LAB_CACHE = path.join(tmp, "cache");
+    try {
+      const mine = privateTmpdir();
+      expect(path.dirname(mine.dir)).toBe(root);
+      expect(fs.statSync(root).mode & 0o777).toBe(0o700);
+      // A process that has exited: its pid is free (until reused), so its folder is stale.
+      const child = spawn(process.execPath, ["-e", ""]);
+      const deadPid = child.pid ?? 0;
+      await new Promise((r) => child.on("exit", r));
+      fs.mkdirSync(path.join(root, `run-${deadPid}-stale`));
+      fs.writeFileSync(path.join(root, `run-${deadPid}-stale`, "kubeconfig123"), "client-key-data: x");
+      expect(sweepPrivateTmp(root)).toEqual([`run-${deadPid}-stale`]);
+      expect(fs.existsSync(mine.dir)).toBe(true);
+      mine.remove();
+      expect(fs.existsSync(mine.dir)).toBe(false);
+    } finally {
+      delete process.env.LAB_CACHE;
+    }
+  });
+});
+
+describe("credential scan", () => {
+  test("finds a client key, a PEM private key and a bootstrap token; skips excluded folders and old files", () => {
+    const dir = path.join(tmp, "scan");
+    fs.mkdirSync(path.join(dir, "excluded"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "kubeconfig1"), "users:\n- user:\n    client-key-data: LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0tCk1IY0NBUUVF\n");
+    fs.writeFileSync(path.join(dir, "key.pem"), "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----\n");
+    fs.writeFileSync(path.join(dir, "join.yaml"), "discovery:\n  bootstrapToken:\n    token: abcdef.0123456789abcdef\n");
+    fs.writeFileSync(path.join(dir, "notes.txt"), "a certificate: -----BEGIN CERTIFICATE----- and token: none\n");
+    fs.writeFileSync(path.join(dir, "excluded", "key.pem"), "-----BEGIN PRIVATE KEY-----\n");
+    const old = path.join(dir, "old.pem");
+    fs.writeFileSync(old, "-----BEGIN RSA PRIVATE KEY-----\n");
+    fs.utimesSync(old, new Date(2020, 0, 1), new Date(2020, 0, 1));
+    const { findings, scanned } = scanFiles([dir], { exclude: [path.join(dir, "excluded")], sinceMs: Date.now() - 60_000, patterns: CREDENTIAL_PATTERNS });
+    expect(scanned).toBe(4);
+    expect(findings.map((f) => [path.basename(f.file), f.what]).sort()).toEqual([
+      ["join.yaml", "kubeadm bootstrap token"],
+      ["key.pem", "PEM private key"],
+      ["kubeconfig1", "kubeconfig client key (client-key-data)"],
+    ]);
+  });
+});
