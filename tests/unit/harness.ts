@@ -136,8 +136,11 @@ export async function runProgram(
     if (failure !== undefined) throw failure;
     // Resources whose dependencies resolve late register after the program returns: wait for them.
     await pulumi.runtime.awaitStackRegistrations();
-    // Some registrations (those behind dependsOn) still trail it by a few ticks: wait, bounded.
-    for (let i = 0; i < 200 && resources.some((r) => !registered.has(r.name)); i++) await new Promise((r) => setTimeout(r, 25));
+    // Some registrations (those behind dependsOn) still trail it: wait for the SDK's RPCs to drain, not
+    // for a while, which a busy machine can outlast.
+    await waitForRpcs();
+    const unregistered = resources.filter((r) => !registered.has(r.name)).map((r) => r.name);
+    if (unregistered.length > 0) throw new Error(`resources never reached the mock monitor: ${unregistered.join(", ")}`);
     await Promise.all(pending);
     for (const r of resources) r.provider = providers.get(r.name);
     // The program's own return value keeps Outputs (and so their secretness); the stack's is plain.
