@@ -56,6 +56,11 @@ export interface IstioSpec {
   mtls: MtlsMode;
   ingressNodePort: number;
   addons: Record<AddonName, boolean>;
+  /**
+   * istiod runs outside the cluster (Istio's external control plane): the charts install only what
+   * the cluster needs, and the API server calls istiod's webhooks at this base URL (/inject, /validate).
+   */
+  externalIstiod?: { webhookUrl: string };
 }
 
 export interface BookinfoSpec {
@@ -218,9 +223,17 @@ const rawIstio = z.strictObject({
   install: z.boolean().optional(),
   version: z
     .string()
-    .regex(/^1\.\d+\.\d+$/, { error: 'must be an Istio release such as "1.29.0"' })
+    // A pre-release suffix as Istio's own pre-release and development charts carry (1.30.0-beta.0).
+    .regex(/^1\.\d+\.\d+(-[0-9A-Za-z]+(\.[0-9A-Za-z]+)*)?$/, {
+      error: 'must be an Istio release such as "1.29.0" (or a pre-release such as "1.30.0-beta.0")',
+    })
     .optional(),
   chartRepository: httpUrl.optional(),
+  externalIstiod: z
+    .strictObject({
+      webhookUrl: z.url({ protocol: /^https$/, error: "must be an https:// URL (the API server calls istiod's webhooks over TLS)" }),
+    })
+    .optional(),
   hub: registryPath.optional(),
   mtls: z.enum(["STRICT", "PERMISSIVE", "DISABLE"]).optional(),
   ingressNodePort: nodePort.optional(),
@@ -851,7 +864,11 @@ export function parseLabConfig(raw: RawConfig): LabConfig {
     mtls: i.mtls ?? "STRICT",
     ingressNodePort: i.ingressNodePort ?? DEFAULTS.ingressNodePort,
     addons: Object.fromEntries(ADDONS.map((a) => [a, i.addons?.[a] ?? false])) as Record<AddonName, boolean>,
+    ...(i.externalIstiod ? { externalIstiod: { webhookUrl: i.externalIstiod.webhookUrl.replace(/\/+$/, "") } } : {}),
   };
+  if (i.install === false && i.externalIstiod !== undefined) {
+    problems.push(`${NS}:istio.externalIstiod: sets how Istio's charts are installed; with istio.install: false remove it`);
+  }
   if (i.install === false && ADDONS.some((a) => istio.addons[a])) {
     problems.push(`${NS}:istio.addons: addons are installed with Istio's charts; with istio.install: false turn them off`);
   }

@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # A throw-away Kubernetes control plane on loopback for engine tests: etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler and kwok (fake nodes and pods), with Istio's CRDs and a
-# stand-in Istio ingress gateway. Everything listens on 127.0.0.1 only.
+# stand-in Istio ingress gateway; or, with --istio, real Istio: a chart repository of Istio's charts
+# (istio-charts) and istiod (pilot-discovery) as the cluster's external control plane, for the
+# program to install the charts into. Everything listens on 127.0.0.1 only.
 #
-#   scripts/cluster.sh start  [--dir DIR]   start a cluster (DIR: new temp folder by default)
+#   scripts/cluster.sh start  [--dir DIR] [--istio]   start a cluster (DIR: new temp folder by default)
 #   scripts/cluster.sh stop   [--dir DIR]   stop it and remove DIR (default: $LAB_CLUSTER_DIR)
 #   scripts/cluster.sh status [--dir DIR]   show which processes are alive and whether /readyz answers
 #
 # The binaries come from scripts/toolchain.sh ($LAB_CACHE/bin), or from PATH.
 # start writes DIR/kubeconfig (admin) and DIR/env (KEY=VALUE lines: KUBECONFIG, LAB_CLUSTER_DIR,
-# LAB_APISERVER_URL, the ports and the pid of each process).
+# LAB_APISERVER_URL, the ports and the pid of each process; with --istio also LAB_ISTIO_CHARTS_URL,
+# LAB_ISTIOD_WEBHOOK_URL, LAB_ISTIOD_DEBUG_URL, LAB_ISTIOD_XDS_ADDRESS, LAB_ISTIOD_MONITORING_URL,
+# and DIR/charts, the repository served). With --istio,
+# LAB_ISTIO_CHARTS_PORT and LAB_ISTIOD_WEBHOOK_PORT pick those two ports (else free ones).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,7 +25,10 @@ LAB_CACHE=${LAB_CACHE:-$HOME/.cache/kubeadm-istio-lab}
 BIN_DIR=$LAB_CACHE/bin
 MARKER=.lab-cluster
 # Order matters: started in this order, stopped in reverse.
-COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok istio-charts istiod)
+# Started only with --istio.
+ISTIO_COMPONENTS=(istio-charts istiod)
+ISTIO=false
 SYSTEM_NAMESPACES=(default kube-system kube-public kube-node-lease istio-system)
 NODES=(nieve sansa arya)
 POD_CIDR=10.0.0.0/16
@@ -35,7 +43,7 @@ now() { echo "${EPOCHREALTIME/,/.}"; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 usage() {
-  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # Variable name for a component's pid in DIR/env: kube-apiserver -> LAB_KUBE_APISERVER_PID.
@@ -134,6 +142,11 @@ make_pki() {
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
 subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:10.96.0.1"
+  # istiod's webhooks and secure xDS: the API server calls https://127.0.0.1:PORT/inject and /validate.
+  sign_cert "$pki" istiod "/CN=istiod" "basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=IP:127.0.0.1,DNS:istiod.istio-system.svc"
   sign_cert "$pki" admin "/O=system:masters/CN=lab-admin" "basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=clientAuth"
@@ -418,6 +431,43 @@ nodes_ready_untainted() {
   done
 }
 
+# Real Istio (--istio): the chart repository server, and istiod, which waits for the istiod chart's
+# injector ConfigMap and then becomes pilot-discovery (tests/istio/cmd/istiod).
+start_istio() {
+  local dir=$1 t0=$2
+  local charts_bin istiod_bin pilot_bin repo=$LAB_CACHE/tools/istio-charts-$ISTIO_CHART_VERSION
+  charts_bin=$(find_tool istio-charts)
+  istiod_bin=$(find_tool istiod)
+  pilot_bin=$(find_tool pilot-discovery)
+  [[ -f $repo/index.yaml ]] || die "no chart repository at $repo: run scripts/toolchain.sh --only istio-charts"
+  local free http_port grpc_port sgrpc_port mon_port ctrlz_port free2
+  read -r free free2 http_port grpc_port sgrpc_port mon_port ctrlz_port <<<"$(free_ports 7)"
+  local charts_port=${LAB_ISTIO_CHARTS_PORT:-$free} webhook_port=${LAB_ISTIOD_WEBHOOK_PORT:-$free2}
+  cat >>"$dir/env" <<EOF
+LAB_ISTIO_CHART_VERSION=$ISTIO_CHART_VERSION
+LAB_ISTIO_CHARTS_URL=http://127.0.0.1:$charts_port
+LAB_ISTIOD_WEBHOOK_URL=https://127.0.0.1:$webhook_port
+LAB_ISTIOD_DEBUG_URL=http://127.0.0.1:$http_port
+LAB_ISTIOD_XDS_ADDRESS=127.0.0.1:$grpc_port
+LAB_ISTIOD_MONITORING_URL=http://127.0.0.1:$mon_port
+EOF
+  # The cluster's own copy: a test may add a chart version to it (istio-charts package --out DIR/charts).
+  cp -r "$repo" "$dir/charts"
+  local charts_pid istiod_pid
+  charts_pid=$(spawn istio-charts "$charts_bin" serve --dir "$dir/charts" --addr "127.0.0.1:$charts_port")
+  istiod_pid=$(spawn istiod "$istiod_bin" --pilot-discovery "$pilot_bin" --kubeconfig "$dir/kubeconfig" \
+    --workdir "$dir/run/istiod" --tls-cert "$dir/pki/istiod.crt" --tls-key "$dir/pki/istiod.key" \
+    --ca-cert "$dir/pki/ca.crt" --http-port "$http_port" --grpc-port "$grpc_port" \
+    --secure-grpc-port "$sgrpc_port" --webhook-port "$webhook_port" --monitoring-port "$mon_port" \
+    --ctrlz-port "$ctrlz_port")
+  wait_until 10 "the chart repository" curl -fsS --max-time 2 "http://127.0.0.1:$charts_port/index.yaml" ||
+    { component_failed istio-charts; die "the chart repository did not answer"; }
+  alive_or_fail istiod "$istiod_pid"
+  log "istio-charts (pid $charts_pid): Istio $ISTIO_CHART_VERSION charts on http://127.0.0.1:$charts_port"
+  log "istiod (pid $istiod_pid) started at $(date -u +%H:%M:%S) UTC ($(elapsed "$t0")s); it runs pilot-discovery" \
+    "once the istiod chart is installed; webhooks https://127.0.0.1:$webhook_port (log: $dir/logs/istiod.log)"
+}
+
 cmd_start() {
   local dir=$1
   local t0
@@ -548,8 +598,11 @@ EOF
   {
     local n
     for n in "${NODES[@]}"; do node_manifest "$n"; done
-    crds_manifest
-    ingress_gateway_manifest
+    # Real Istio brings its own CRDs (base chart) and ingress gateway (gateway chart).
+    if ! $ISTIO; then
+      crds_manifest
+      ingress_gateway_manifest
+    fi
   } >"$dir/bootstrap.yaml"
   # The Deployment and Service may be refused for a moment while the API server finishes its own
   # start-up (service account admission, namespace lifecycle): retry briefly.
@@ -563,12 +616,16 @@ EOF
     }
     sleep 0.2
   done
-  log "nodes ${NODES[*]}, ${#ISTIO_CRDS[@]} Istio CRDs and the istio-ingressgateway stand-in applied ($(elapsed "$t0")s)"
-
-  local crds
-  mapfile -t crds < <(crd_names)
-  "$KUBECTL" --kubeconfig "$kubeconfig" wait --for condition=Established --timeout 60s "${crds[@]}" \
-    >>"$dir/logs/bootstrap.log" 2>&1 || die "Istio CRDs not Established in 60s (see $dir/logs/bootstrap.log)"
+  if $ISTIO; then
+    log "nodes ${NODES[*]} applied ($(elapsed "$t0")s)"
+    start_istio "$dir" "$t0"
+  else
+    log "nodes ${NODES[*]}, ${#ISTIO_CRDS[@]} Istio CRDs and the istio-ingressgateway stand-in applied ($(elapsed "$t0")s)"
+    local crds
+    mapfile -t crds < <(crd_names)
+    "$KUBECTL" --kubeconfig "$kubeconfig" wait --for condition=Established --timeout 60s "${crds[@]}" \
+      >>"$dir/logs/bootstrap.log" 2>&1 || die "Istio CRDs not Established in 60s (see $dir/logs/bootstrap.log)"
+  fi
   for ((i = 0; i < 600; i++)); do
     nodes_ready_untainted "$kubeconfig" && break
     alive_or_fail kwok "$kwok_pid"
@@ -576,7 +633,7 @@ EOF
     ((i < 599)) || die "nodes not Ready and untainted in 60s: $("$KUBECTL" --kubeconfig "$kubeconfig" get nodes -o wide 2>&1)"
     sleep 0.1
   done
-  log "nodes Ready and untainted, CRDs Established ($(elapsed "$t0")s)"
+  log "nodes Ready and untainted$($ISTIO || echo ", CRDs Established") ($(elapsed "$t0")s)"
   wait_until 30 "kube-scheduler /healthz" healthz_insecure "$sched_port" ||
     { component_failed kube-scheduler; die "kube-scheduler not healthy"; }
   wait_until 30 "kube-controller-manager /healthz" healthz_insecure "$kcm_port" ||
@@ -681,9 +738,13 @@ cmd_status() {
     return 1
   fi
   local name pid rc=0
+  local with_istio=false
+  [[ -n $(env_get "$dir/env" LAB_ISTIOD_WEBHOOK_URL) ]] && with_istio=true
   for name in "${COMPONENTS[@]}"; do
     pid=$(env_get "$dir/env" "$(pid_var "$name")")
-    if [[ -z $pid ]]; then
+    if [[ -z $pid ]] && ! $with_istio && [[ " ${ISTIO_COMPONENTS[*]} " == *" $name "* ]]; then
+      continue
+    elif [[ -z $pid ]]; then
       printf '%-24s not started\n' "$name"
       rc=1
     elif pid_is "$pid" "$name"; then
@@ -714,6 +775,10 @@ main() {
   local dir=""
   while (($# > 0)); do
     case $1 in
+      --istio)
+        ISTIO=true
+        shift
+        ;;
       --dir)
         [[ $# -ge 2 ]] || die "--dir needs a value"
         dir=$2

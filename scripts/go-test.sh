@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The project's Go tests: the Envoy route tests (envoy/): Istio's own control-plane code, on the
 # pinned pseudo-version in envoy/go.mod, fed with the objects the program renders; and the tests of
-# the command and random provider stand-ins (tests/standins/), against an SSH server on 127.0.0.1.
+# the command and random provider stand-ins (tests/standins/), against an SSH server on 127.0.0.1; and
+# the chart packager and istiod launcher of the local cluster's real Istio (tests/istio/).
 # Steps:
 #   1. tools/routes.ts writes envoy/testdata/*.yaml from the program's builders (one file per scenario
 #      and per stack), so a change to config or builders reaches the tests;
-#   2. `go test -json` in envoy/ and tests/standins/ (first run: modules from the Go module proxy and
+#   2. `go test -json` in envoy/, tests/standins/ and tests/istio/ (first run: modules from the Go module proxy and
 #      a ~5 min compile, kept in the default Go caches, outside the repo);
 #   3. prints failures, then as its LAST line `go: N passed, N failed` (subtests count), and exits
 #      non-zero on any failure or build error.
@@ -35,7 +36,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 start=$(date +%s)
 rc=0
-for module in envoy tests/standins; do
+for module in envoy tests/standins tests/istio; do
   (cd "$module" && go test -json -count=1 "$@" ./...) >>"$tmp/events.json" 2>>"$tmp/stderr" || rc=$?
 done
 elapsed=$(($(date +%s) - start))

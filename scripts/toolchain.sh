@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the tools the engine tests need (Pulumi CLI, language host, Kubernetes provider, a
-# Kubernetes control plane, etcd, kwok, istioctl) from their Go modules, and installs the Debian
-# packages the tests use. Versions live in scripts/versions.env.
+# Kubernetes control plane, etcd, kwok, istioctl, pilot-discovery; Istio's charts packaged as a chart
+# repository) from their Go modules, and installs the Debian packages the tests use. Versions live
+# in scripts/versions.env.
 #
 # Output: ${LAB_CACHE:-$HOME/.cache/kubeadm-istio-lab}/tools/<tool>-<version>/<binary>, and
 # $LAB_CACHE/bin, a folder of symlinks to the pinned versions, to put on PATH.
@@ -21,7 +22,7 @@ BUILD_DIR=$LAB_CACHE/build
 LOG_DIR=$LAB_CACHE/logs
 
 ALL_TOOLS=(pulumi pulumi-language-nodejs pulumi-resource-kubernetes etcd kube-apiserver
-  kube-controller-manager kube-scheduler kwok istioctl kubectl standins sources)
+  kube-controller-manager kube-scheduler kwok istioctl kubectl standins sources pilot-discovery istio-charts)
 
 usage() {
   cat <<EOF
@@ -402,6 +403,47 @@ build_istioctl() {
     "istio.io/istio/istioctl/cmd/istioctl@$ISTIO_MODULE_VERSION" "$1" "$2"
 }
 
+# istiod for the local cluster (scripts/cluster.sh --istio), from the same module as istioctl.
+build_pilot_discovery() {
+  go_install_to "pilot-discovery $ISTIO_MODULE_VERSION" \
+    "istio.io/istio/pilot/cmd/pilot-discovery@$ISTIO_MODULE_VERSION" "$1" "$2"
+}
+
+# Istio's charts (manifests/charts of the same module) as a chart repository, by ISTIO_CHART_VERSION,
+# and tests/istio's commands that serve it and run istiod on loopback, by a hash of their sources.
+ISTIO_LOCAL_SRC=$(cd "$SCRIPT_DIR/../tests/istio" && pwd)
+build_istio_charts() {
+  want istio-charts || return 0
+  local hash dir repo=$TOOLS_DIR/istio-charts-$ISTIO_CHART_VERSION start=$SECONDS src
+  hash=$(cd "$ISTIO_LOCAL_SRC" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -print0 |
+    LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+  dir=$TOOLS_DIR/istio-local-$hash
+  CURRENT_LOG=$LOG_DIR/istio-charts.log
+  if [[ ! -x $dir/istiod || ! -x $dir/istio-charts ]]; then
+    : >"$CURRENT_LOG"
+    log "istio-charts: building tests/istio (chart packager and server, istiod launcher; log: $CURRENT_LOG)..."
+    rm -rf "$dir.partial" && mkdir -p "$dir.partial"
+    (cd "$ISTIO_LOCAL_SRC" && run_go "tests/istio" go build -trimpath -ldflags "-s -w" -o "$dir.partial/" \
+      ./cmd/istio-charts ./cmd/istiod)
+    rm -rf "$dir" && mv -fT "$dir.partial" "$dir"
+    find "$TOOLS_DIR" -maxdepth 1 -name 'istio-local-*' ! -name "${dir##*/}" -exec rm -rf {} +
+  fi
+  link_tool "$dir/istio-charts" istio-charts
+  link_tool "$dir/istiod" istiod
+  if [[ -f $repo/index.yaml ]]; then
+    log "istio-charts $ISTIO_CHART_VERSION: cached ($repo)"
+    return 0
+  fi
+  src=$(cd "$BUILD_DIR" && go mod download -json "istio.io/istio@$ISTIO_MODULE_VERSION" 2>>"$CURRENT_LOG" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' | head -n 1) || true
+  [[ -d $src/manifests/charts ]] || explain_go_failure "$CURRENT_LOG" "istio.io/istio $ISTIO_MODULE_VERSION (charts)"
+  rm -rf "$repo.partial"
+  run_go "istio-charts $ISTIO_CHART_VERSION" "$dir/istio-charts" package --src "$src/manifests/charts" \
+    --version "$ISTIO_CHART_VERSION" --out "$repo.partial"
+  rm -rf "$repo" && mv -fT "$repo.partial" "$repo"
+  log "istio-charts $ISTIO_CHART_VERSION: base, istiod, gateway packaged in $((SECONDS - start))s ($repo)"
+}
+
 # The stand-ins go to their own folder and are NOT linked into $BIN_DIR: only engine tests install
 # them, into their own PULUMI_HOME (tests/engine/support/pulumi.ts), never on a user's PATH.
 STANDIN_BINARIES=(pulumi-resource-command pulumi-resource-random)
@@ -453,5 +495,7 @@ build_tool istioctl "$ISTIO_MODULE_VERSION" "cold builds take ~5 min" build_isti
 build_tool kubectl "$KUBERNETES_VERSION" "~1-2 min after kube-apiserver" build_kubectl
 build_standins
 build_sources
+build_tool pilot-discovery "$ISTIO_MODULE_VERSION" "~2-4 min after istioctl" build_pilot_discovery
+build_istio_charts
 
 log "all done in $((SECONDS - TOTAL_START))s; put on PATH: $BIN_DIR"

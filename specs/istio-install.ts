@@ -18,13 +18,18 @@ export const INGRESS_NAMESPACE = "istio-ingress";
 /** base (CRDs, cluster roles), istiod, and the ingress gateway, in install order. */
 export function istioReleases(cfg: IstioSpec): { base: ChartRelease; istiod: ChartRelease; gateway: ChartRelease } {
   const common = { version: cfg.version, repository: cfg.chartRepository };
+  const external = cfg.externalIstiod;
   return {
     base: {
       name: "istio-base",
       chart: "base",
       namespace: ISTIO_NAMESPACE,
       // istiod owns the validating webhook's failurePolicy after install; base must not fight it.
-      values: { defaultRevision: "default" },
+      values: {
+        defaultRevision: "default",
+        // The API server calls an istiod outside the cluster at this URL instead of the istiod Service.
+        ...(external ? { base: { validationURL: `${external.webhookUrl}/validate` } } : {}),
+      },
       ...common,
     },
     istiod: {
@@ -32,6 +37,11 @@ export function istioReleases(cfg: IstioSpec): { base: ChartRelease; istiod: Cha
       chart: "istiod",
       namespace: ISTIO_NAMESPACE,
       values: {
+        // External control plane: no istiod Deployment or Service here, only what the cluster holds
+        // for it (injection webhook to its URL, injector template and mesh ConfigMaps it reads).
+        // Set one by one rather than `profile: remote`, which also omits the injector ConfigMap, and a
+        // false written over the profile's true is lost in the charts' value merge.
+        ...(external ? { istiodRemote: { enabled: true, injectionURL: `${external.webhookUrl}/inject` } } : {}),
         meshConfig: { accessLogFile: "/dev/stdout" },
         pilot: { resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "1Gi" } } },
         global: {

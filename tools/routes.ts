@@ -5,6 +5,8 @@
 //   npm run routes -- --scenario jason         the same for one of the test scenarios below
 //   npm run routes -- --stack local --from reviews   as seen by another app's sidecar (default productpage)
 //   npm run routes -- --stack local --yaml     only print the objects handed to the Go code
+//   npm run routes -- --stack local --istiod 127.0.0.1:PORT [--pod NAME=IP]   the routes a running istiod
+//                                              sends that sidecar (its plain-text xDS port), same table
 //   ts-node tools/routes.ts --write-scenarios envoy/testdata   (scripts/go-test.sh does this)
 import { spawnSync } from "child_process";
 import * as fs from "fs";
@@ -184,8 +186,10 @@ function main(argv: string[]): number {
   const file = path.join(tmp, `${stack}.yaml`);
   fs.writeFileSync(file, input);
   try {
-    const f = argv.indexOf("--from");
-    const extra = f >= 0 ? ["--from", argv[f + 1]] : [];
+    const extra = ["--from", "--istiod", "--pod"].flatMap((flag) => {
+      const i = argv.indexOf(flag);
+      return i >= 0 ? [flag, argv[i + 1]] : [];
+    });
     const run = spawnSync("go", ["run", "./cmd/routes", ...title, ...extra, file], {
       cwd: ENVOY_DIR,
       stdio: "inherit",

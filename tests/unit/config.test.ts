@@ -97,6 +97,16 @@ describe("cluster and nodes", () => {
 describe("istio, bookinfo, weave", () => {
   test("unknown mTLS mode", () => expectProblem({ istio: { mtls: "STRICTER" } }, "istio.mtls", /STRICT.*PERMISSIVE.*DISABLE/));
   test("Istio version not a release", () => expectProblem({ istio: { version: "latest" } }, "istio.version", /Istio release/));
+  test("Istio pre-release versions (its development charts) are releases too", () => {
+    expect(parseLabConfig({ ...base, istio: { version: "1.31.0-alpha.eed52ebb66ad" } }).istio.version).toBe("1.31.0-alpha.eed52ebb66ad");
+    expectProblem({ istio: { version: "1.31-alpha" } }, "istio.version", /pre-release such as "1.30.0-beta.0"/);
+  });
+  test("an external istiod's webhooks over plain HTTP", () =>
+    expectProblem({ istio: { externalIstiod: { webhookUrl: "http://127.0.0.1:15017" } } }, "istio.externalIstiod.webhookUrl", /https:\/\//));
+  test("an external istiod with istio.install: false (no chart to tell)", () =>
+    expectProblem({ istio: { install: false, externalIstiod: { webhookUrl: "https://127.0.0.1:15017" } } }, "istio.externalIstiod", /with istio.install: false remove it/));
+  test("an external istiod's webhook URL loses a trailing slash", () =>
+    expect(parseLabConfig({ ...base, istio: { externalIstiod: { webhookUrl: "https://istiod.example:15017/" } } }).istio.externalIstiod).toEqual({ webhookUrl: "https://istiod.example:15017" }));
   test("addons without installing Istio", () =>
     expectProblem({ istio: { install: false, addons: { kiali: true } } }, "istio.addons", /turn them off/));
   test("unknown addon", () => expectProblem({ istio: { addons: { zipkin: true } } }, "istio.addons", /istio.addons.zipkin: unknown key; allowed: prometheus, grafana, kiali, jaeger/));

@@ -232,19 +232,25 @@ export interface StartClusterOptions {
   timeoutMs?: number;
   /** Called with the script's output when start succeeds (e.g. to log the timings). */
   onOutput?: (output: string) => void;
+  /**
+   * Real Istio (scripts/cluster.sh --istio): a chart repository of Istio's charts and istiod on
+   * loopback, for the program to install the charts; DIR/env names their URLs. Default: the stand-in
+   * (Istio's CRDs and an ingress gateway applied by the script).
+   */
+  istio?: boolean;
 }
 
 /** Starts etcd, kube-apiserver, controller-manager, scheduler and kwok on loopback. */
 export async function startCluster(options: StartClusterOptions = {}): Promise<LocalCluster> {
   // Fail early with the toolchain message rather than in the middle of the script.
-  for (const tool of CLUSTER_COMPONENTS) {
+  for (const tool of [...CLUSTER_COMPONENTS, ...(options.istio === true ? ['istio-charts', 'istiod', 'pilot-discovery'] : [])]) {
     toolPath(tool);
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lab-cluster-'));
   const childEnv: NodeJS.ProcessEnv = { ...process.env, PATH: pathWithToolchain() };
   let result: RunResult;
   try {
-    result = await run('bash', [CLUSTER_SCRIPT, 'start', '--dir', dir], {
+    result = await run('bash', [CLUSTER_SCRIPT, 'start', '--dir', dir, ...(options.istio === true ? ['--istio'] : [])], {
       env: childEnv,
       timeoutMs: options.timeoutMs ?? 120_000,
     });

@@ -81,19 +81,32 @@ export async function pulumiCommand(): Promise<PulumiCommand> {
 }
 
 /**
+ * The local stack's Istio section for a cluster with the stand-in Istio (startCluster() without
+ * `istio`): use the Istio "already installed" instead of installing the charts.
+ */
+export function standInIstio(config: Record<string, unknown>): void {
+  const { mtls } = (config.istio ?? {}) as { mtls?: unknown };
+  config.istio = { install: false, ...(mtls !== undefined ? { mtls } : {}) };
+}
+
+/**
  * Creates stack `name` of the project from `Pulumi.<base>.yaml`, with `edit` applied to its config
- * (keys without the project prefix), in a fresh file backend.
+ * (keys without the project prefix), in a fresh file backend. The local stack installs real Istio
+ * (a cluster started with `istio: true`); unless `options.realIstio`, its stack here uses the
+ * stand-in cluster's Istio instead (standInIstio).
  */
 export async function createStack(
   name: string,
   base: string,
   edit: (config: Record<string, unknown>) => void,
+  options: { realIstio?: boolean } = {},
 ): Promise<EngineStack> {
   const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "lab-state-"));
   const env = engineEnv(stateDir);
   fs.mkdirSync(env.PULUMI_HOME, { recursive: true });
   const doc = parse(fs.readFileSync(path.join(REPO_ROOT, `Pulumi.${base}.yaml`), "utf8")) as { config: Record<string, unknown> };
   const config = Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k.replace(`${PROJECT}:`, ""), v]));
+  if (base === "local" && options.realIstio !== true) standInIstio(config);
   edit(config);
   const settingsFile = path.join(REPO_ROOT, `Pulumi.${name}.yaml`);
   fs.writeFileSync(
