@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"time"
 
@@ -43,6 +44,7 @@ func Package(srcRoot, version, outDir string) ([]string, error) {
 		}
 		c.Metadata.Version = version
 		c.Metadata.AppVersion = version
+		stampValues(c, version)
 		if err := c.Validate(); err != nil {
 			return nil, fmt.Errorf("chart %s: %w", src, err)
 		}
@@ -53,6 +55,23 @@ func Package(srcRoot, version, outDir string) ([]string, error) {
 		made = append(made, file)
 	}
 	return made, WriteIndex(outDir, time.Now().UTC())
+}
+
+// Istio's chart sources name development images (registry.istio.io/testing, tag latest); its release
+// tooling writes the release's hub and tag into values.yaml, and so does stampValues, so that the
+// images a chart version names are pinned to that version.
+var (
+	devTag = regexp.MustCompile(`(?m)^(\s+)tag: latest$`)
+	devHub = regexp.MustCompile(`(?m)^(\s+)hub: registry\.istio\.io/testing$`)
+)
+
+func stampValues(c *chart.Chart, version string) {
+	for _, f := range c.Raw {
+		if f.Name == chartutil.ValuesfileName {
+			f.Data = devTag.ReplaceAll(f.Data, []byte(`${1}tag: "`+version+`"`))
+			f.Data = devHub.ReplaceAll(f.Data, []byte("${1}hub: docker.io/istio"))
+		}
+	}
 }
 
 // Entry is one chart version in index.yaml: the chart's metadata and where its archive is.

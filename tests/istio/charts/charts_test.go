@@ -86,6 +86,15 @@ func TestPackageStampsTheVersionAndIndexesEveryArchive(t *testing.T) {
 			}
 		}
 	}
+	// istiod's chart names images of this version from docker.io/istio, not development ones.
+	istiod, err := loader.Load(filepath.Join(repo, "istiod-1.31.1.tgz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	global, _ := istiod.Values["_internal_defaults_do_not_set"].(map[string]any)["global"].(map[string]any)
+	if global["tag"] != "1.31.1" || global["hub"] != "docker.io/istio" {
+		t.Errorf("istiod chart global hub %v, tag %v; want docker.io/istio and 1.31.1", global["hub"], global["tag"])
+	}
 	// The base chart carries Istio's CRDs (as templates: Istio manages them, not Helm's crds/ folder).
 	c, err := loader.Load(filepath.Join(repo, "base-1.31.1.tgz"))
 	if err != nil {
