@@ -1,43 +1,41 @@
-// Benchmark (not a test): on a local cluster, what a one-weight routing flip costs through Pulumi
-// compared with kubectl, what a no-op up costs, the engine's own floor (a one-resource program), and
-// how flip and preview grow with the number of services.
-//   npm run bench -- [--runs 5] [--scale 4,50,200]
+// Benchmark (not a test): what a routing flip costs through the Pulumi CLI, against a one-resource
+// TypeScript program run the same way (the engine's floor), and how it grows with the number of services.
+// Every program is a project on disk run by `pulumi` with the repository's Pulumi.yaml runtime options and
+// tsconfig.json, in the environment a user has (no PULUMI_NODEJS_TRANSPILE_ONLY), a file backend each, on
+// one local cluster. The operations of all projects are interleaved round by round, and each ratio is
+// taken between runs of the same round, so that it compares runs made side by side under the same load.
+//   npm run bench -- [--runs 5] [--scale 4,200] [--breakdown] [--compare-ts] [--compare-parallel-diff]
+// --breakdown   after the rounds, one traced flip of each project: where its time goes
+// --compare-ts  also the program and the one-resource program type-checked by ts-node (ts-node's
+//               default, the engine's behaviour before tsconfig.json's "ts-node" section) and transpiled
+//               without the cache (transpileOnly alone), on the same stacks, through PULUMI_NODEJS_TSCONFIG_PATH
+// --compare-parallel-diff  also the program and the largest synthetic program with PULUMI_PARALLEL_DIFF=true
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
-import * as k8s from "@pulumi/kubernetes";
-import { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { parseLabConfig } from "../config/schema";
-import { buildDestinationRule, buildVirtualService } from "../specs/routes";
-import { kubectlPath, run, startCluster, LocalCluster } from "../tests/engine/support/cluster";
-import { createStack, engineEnv, pulumiCommand } from "../tests/engine/support/pulumi";
-import { runTool } from "./cli";
+import { buildVirtualService } from "../specs/routes";
+import { kubectlPath, run, startCluster, LocalCluster, REPO_ROOT, toolPath } from "../tests/engine/support/cluster";
+import { createStack, engineEnv, PROJECT } from "../tests/engine/support/pulumi";
+import { UsageError, runTool } from "./cli";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : fallback;
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
 }
 const RUNS = Number(arg("runs", "5"));
-const SCALES = arg("scale", "4,50,200").split(",").map(Number);
-
-interface Row { what: string; runs: number[] }
-const rows: Row[] = [];
+const SCALES = arg("scale", "4,200").split(",").filter((s) => s !== "" && s !== "none").map(Number);
+const BREAKDOWN = process.argv.includes("--breakdown");
+const COMPARE_TS = process.argv.includes("--compare-ts");
+const COMPARE_PARALLEL_DIFF = process.argv.includes("--compare-parallel-diff");
 
 function stamp(msg: string): void {
   process.stderr.write(`[bench] ${new Date().toISOString().slice(11, 19)} ${msg}\n`);
 }
 
-async function time(what: string, runs: number, body: (i: number) => Promise<unknown>): Promise<void> {
-  const row: Row = { what, runs: [] };
-  for (let i = 0; i < runs; i++) {
-    const start = process.hrtime.bigint();
-    await body(i);
-    row.runs.push(Number(process.hrtime.bigint() - start) / 1e6);
-  }
-  rows.push(row);
-  stamp(`${what}: ${row.runs.map((ms) => ms.toFixed(0)).join(", ")} ms`);
+function loadavg(): string {
+  return os.loadavg().map((l) => l.toFixed(2)).join(" ");
 }
 
 function median(xs: number[]): number {
@@ -45,100 +43,349 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-/** A one-weight routing config for `reviews`-like hosts. */
-function canary(weight: number) {
+/** A stack the benchmark flips: its project folder, environment, config key and weights. */
+interface BenchStack {
+  dir: string;
+  name: string;
+  env: Record<string, string>;
+  /** Config key whose value is the flipped weight, set with --path for the lab's traffic.reviews.weight. */
+  weightKey: string;
+  pathKey: boolean;
+  /** Weight of the last successful up, and the weight in config now. */
+  applied: number;
+  configured: number;
+  dispose(): Promise<void>;
+}
+
+/** What a row of the report measures: a stack, run with extra environment (a variant) or without. */
+interface Project {
+  label: string;
+  stack: BenchStack;
+  env: Record<string, string>;
+}
+
+/** The environment of a user's engine run: the tests' backend and plugins, but no TRANSPILE_ONLY override. */
+function userEnv(stateDir: string): Record<string, string> {
+  const env = engineEnv(stateDir);
+  delete env.PULUMI_NODEJS_TRANSPILE_ONLY;
+  return env;
+}
+
+async function pulumi(p: Project, args: string[]): Promise<string> {
+  const { stdout } = await run(toolPath("pulumi"), [...args, "--stack", p.stack.name, "--non-interactive"], {
+    cwd: p.stack.dir,
+    env: { ...process.env, ...p.env },
+    timeoutMs: 20 * 60_000,
+  });
+  return stdout;
+}
+
+async function setWeight(p: Project, weight: number): Promise<void> {
+  if (p.stack.configured === weight) return;
+  await pulumi(p, ["config", "set", ...(p.stack.pathKey ? ["--path"] : []), p.stack.weightKey, String(weight)]);
+  p.stack.configured = weight;
+}
+
+const other = (weight: number) => (weight === 10 ? 50 : 10);
+
+/** The lab's program on a stack made from Pulumi.local.yaml, pointed at the benchmark's cluster. */
+async function labStack(cluster: LocalCluster): Promise<BenchStack> {
+  const s = await createStack(`bench-${process.pid}`, "local", (c) => {
+    c.cluster = { ...(c.cluster as object), kubeconfigPath: cluster.kubeconfigPath };
+  });
+  // Pulumi.local.yaml routes reviews 90/10.
+  return { dir: REPO_ROOT, name: s.name, env: userEnv(s.stateDir), weightKey: `${PROJECT}:traffic.reviews.weight`, pathKey: true, applied: 10, configured: 10, dispose: () => s.dispose() };
+}
+
+/** A TypeScript project in a temp folder with the repository's runtime options, tsconfig and packages. */
+async function scratchStack(name: string, program: string, kubeconfigPath: string): Promise<BenchStack> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `lab-bench-${name}-`));
+  const repoProject = parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8")) as { runtime: unknown };
+  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), stringify({ name, runtime: repoProject.runtime, main: "index.ts" }));
+  fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name, private: true, main: "index.ts" }));
+  // `extends` keeps every compiler and ts-node option of the repository's tsconfig.json.
+  fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({ extends: path.join(REPO_ROOT, "tsconfig.json"), include: ["index.ts"] }));
+  fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(dir, "node_modules"));
+  fs.writeFileSync(path.join(dir, "index.ts"), program);
+  const env = userEnv(path.join(dir, ".state"));
+  fs.mkdirSync(env.PULUMI_HOME, { recursive: true });
+  const s: BenchStack = {
+    dir,
+    name: "bench",
+    env,
+    weightKey: `${name}:weight`,
+    pathKey: false,
+    applied: 10,
+    configured: 10,
+    // The cluster goes with the benchmark: no destroy, whose hundreds of deletes would only cost time.
+    dispose: () => Promise.resolve(fs.rmSync(dir, { recursive: true, force: true })),
+  };
+  const p: Project = { label: name, stack: s, env };
+  await run(toolPath("pulumi"), ["stack", "init", "bench", "--non-interactive"], { cwd: dir, env: { ...process.env, ...env } });
+  await pulumi(p, ["config", "set", `${name}:kubeconfigPath`, kubeconfigPath]);
+  await pulumi(p, ["config", "set", `${name}:weight`, "10"]);
+  return s;
+}
+
+/**
+ * A tsconfig for PULUMI_NODEJS_TSCONFIG_PATH: the repository's, with another "ts-node" section (typeRoots
+ * from the repository, as the file lives elsewhere). `transpiler: null` drops the repository's transpiler.
+ */
+function tsconfigVariant(dir: string, name: string, tsNode: { transpileOnly: boolean; transpiler: null }): string {
+  const file = path.join(dir, `tsconfig.${name}.json`);
+  const typeRoots = [path.join(REPO_ROOT, "node_modules", "@types")];
+  fs.writeFileSync(file, JSON.stringify({ extends: path.join(REPO_ROOT, "tsconfig.json"), compilerOptions: { typeRoots }, "ts-node": tsNode }));
+  return file;
+}
+
+/** The engine's floor: one Kubernetes provider and one VirtualService, whose weights follow config. */
+const ONE_RESOURCE = `import * as fs from "fs";
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+
+const config = new pulumi.Config();
+const weight = config.requireNumber("weight");
+const provider = new k8s.Provider("local", { kubeconfig: pulumi.secret(fs.readFileSync(config.require("kubeconfigPath"), "utf8")) });
+const destination = (subset: string, w: number) => ({ destination: { host: "reviews", subset }, weight: w });
+new k8s.apiextensions.CustomResource("reviews", {
+  apiVersion: "networking.istio.io/v1",
+  kind: "VirtualService",
+  metadata: { name: "bench-one", namespace: "default" },
+  spec: { hosts: ["reviews"], http: [{ route: [destination("v1", 100 - weight), destination("v2", weight)] }] },
+}, { provider });
+`;
+
+/** `services` synthetic services (a DestinationRule and a VirtualService each, by the program's route builders). */
+function syntheticProgram(services: number): string {
+  const repo = (file: string) => JSON.stringify(path.join(REPO_ROOT, file));
+  return `import * as fs from "fs";
+import * as pulumi from "@pulumi/pulumi";
+import * as k8s from "@pulumi/kubernetes";
+import { parseLabConfig } from ${repo("config/schema")};
+import { buildDestinationRule, buildVirtualService } from ${repo("specs/routes")};
+
+const config = new pulumi.Config();
+const weight = config.requireNumber("weight");
+const canary = (w: number) =>
+  parseLabConfig({ cluster: { provision: false, kubeconfigPath: "/k" }, traffic: { reviews: { canary: "v2", weight: w } }, hasSshPrivateKey: false, hasKubeconfig: false }).traffic.reviews;
+const provider = new k8s.Provider("local", { kubeconfig: pulumi.secret(fs.readFileSync(config.require("kubeconfigPath"), "utf8")) });
+const ns = new k8s.core.v1.Namespace("bench", { metadata: { name: "bench-${services}" } }, { provider });
+for (let i = 0; i < ${services}; i++) {
+  const host = \`svc-\${i}\`;
+  // Only the first service's weight follows config: a flip is one update among ${services} services.
+  const vs = buildVirtualService(host, canary(i === 0 ? weight : 10), "bench-${services}");
+  const dr = buildDestinationRule(host, "bench-${services}", ["v1", "v2"]);
+  for (const o of [dr, vs]) {
+    new k8s.apiextensions.CustomResource(\`\${o.kind}-\${host}\`, { apiVersion: o.apiVersion, kind: o.kind, metadata: o.metadata, spec: o.spec }, { provider, dependsOn: [ns] });
+  }
+}
+`;
+}
+
+/** One span of an OTLP JSON trace (`pulumi --otel-traces file://...`), as far as the breakdown reads it. */
+interface Span {
+  service: string;
+  name: string;
+  start: number;
+  end: number;
+  urn?: string;
+}
+
+interface OtlpLine {
+  resourceSpans?: {
+    resource?: { attributes?: { key: string; value: { stringValue?: string } }[] };
+    scopeSpans?: { spans?: { name: string; startTimeUnixNano: string; endTimeUnixNano: string; attributes?: { key: string; value: { stringValue?: string } }[] }[] }[];
+  }[];
+}
+
+function spansOf(file: string): Span[] {
+  const out: Span[] = [];
+  for (const line of fs.readFileSync(file, "utf8").split("\n")) {
+    if (line.trim() === "") continue;
+    for (const rs of (JSON.parse(line) as OtlpLine).resourceSpans ?? []) {
+      const service = rs.resource?.attributes?.find((a) => a.key === "service.name")?.value.stringValue ?? "?";
+      for (const ss of rs.scopeSpans ?? []) {
+        for (const s of ss.spans ?? []) {
+          const msg = (s.attributes ?? []).map((a) => a.value.stringValue ?? "").join(" ");
+          out.push({ service, name: s.name, start: Number(BigInt(s.startTimeUnixNano) / 1000n) / 1000, end: Number(BigInt(s.endTimeUnixNano) / 1000n) / 1000, urn: /urn:pulumi:[^"\\ ]+/.exec(msg)?.[0] });
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** One `up` of `p` with an OpenTelemetry trace, reduced to where its time went (docs/benchmarks.md reads this). */
+async function breakdown(p: Project, what: string): Promise<number> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lab-bench-trace-"));
+  const file = path.join(dir, "trace.json");
+  try {
+    const start = Date.now();
+    await pulumi(p, ["up", "--yes", "--skip-preview", "--otel-traces", `file://${file}`]);
+    const wall = Date.now() - start;
+    const spans = spansOf(file);
+    const t0 = Math.min(...spans.map((s) => s.start));
+    const first = (name: string) => spans.filter((s) => s.name === name).sort((a, b) => a.start - b.start)[0];
+    const at = (s: Span | undefined) => (s === undefined ? "-" : `${((s.start - t0) / 1000).toFixed(2)}–${((s.end - t0) / 1000).toFixed(2)} s`);
+    stamp(`${what}: ${(wall / 1000).toFixed(2)} s wall (load ${loadavg()})`);
+    for (const name of ["time-to-first-print", "pulumi-plan", "run-program", "locateModule", "execNodejs"]) stamp(`  ${name.padEnd(44)} ${at(first(name))}`);
+    const registrations = spans.filter((s) => s.service === "pulumi-cli" && s.name.endsWith("ResourceMonitor/RegisterResource"));
+    if (registrations.length > 0) {
+      stamp(`  ${`RegisterResource × ${registrations.length}`.padEnd(44)} first at ${((Math.min(...registrations.map((s) => s.start)) - t0) / 1000).toFixed(2)} s, last ends ${((Math.max(...registrations.map((s) => s.end)) - t0) / 1000).toFixed(2)} s`);
+    }
+    // Provider calls by method: how many, their summed and longest time (the engine runs some at once).
+    const calls = new Map<string, Span[]>();
+    for (const s of spans.filter((x) => x.service === "pulumi-cli" && x.name.includes("ResourceProvider/"))) {
+      const method = s.name.slice(s.name.lastIndexOf("/") + 1);
+      calls.set(method, [...(calls.get(method) ?? []), s]);
+    }
+    for (const [method, list] of [...calls].sort((a, b) => b[1].length - a[1].length)) {
+      const total = list.reduce((n, s) => n + s.end - s.start, 0);
+      const longest = list.reduce((m, s) => (s.end - s.start > m.end - m.start ? s : m));
+      stamp(`  provider ${`${method} × ${list.length}`.padEnd(35)} ${(total / 1000).toFixed(2)} s summed, longest ${((longest.end - longest.start) / 1000).toFixed(2)} s ${longest.urn?.split("::").pop() ?? ""}`);
+    }
+    return wall;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+interface Row {
+  project: string;
+  op: string;
+  runs: number[];
+}
+
+async function timed(row: Row, body: () => Promise<unknown>): Promise<void> {
+  const start = process.hrtime.bigint();
+  await body();
+  row.runs.push(Number(process.hrtime.bigint() - start) / 1e6);
+}
+
+function canaryOf(weight: number) {
   return parseLabConfig({ cluster: { provision: false, kubeconfigPath: "/k" }, traffic: { reviews: { canary: "v2", weight } }, hasSshPrivateKey: false, hasKubeconfig: false }).traffic.reviews;
 }
 
-/** An inline program of `services` synthetic services (DestinationRule + VirtualService each). */
-function syntheticProgram(kubeconfig: string, services: number) {
-  return async () => {
-    const weight = new pulumi.Config().requireNumber("weight");
-    const provider = new k8s.Provider("local", { kubeconfig: pulumi.secret(kubeconfig) });
-    const ns = new k8s.core.v1.Namespace("bench", { metadata: { name: "bench" } }, { provider });
-    for (let i = 0; i < services; i++) {
-      const host = `svc-${i}`;
-      // Only the first service's weight follows config: a flip is one update among `services`.
-      const vs = buildVirtualService(host, canary(i === 0 ? weight : 10), "bench");
-      const dr = buildDestinationRule(host, "bench", ["v1", "v2"]);
-      for (const o of [dr, vs]) {
-        new k8s.apiextensions.CustomResource(`${o.kind}-${host}`, { apiVersion: o.apiVersion, kind: o.kind, metadata: o.metadata, spec: o.spec }, { provider, dependsOn: [ns] });
-      }
-    }
-  };
-}
-
-async function inlineStack(name: string, program: () => Promise<void>): Promise<{ stack: Stack; dispose: () => Promise<void> }> {
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "lab-bench-"));
-  const env = engineEnv(stateDir);
-  fs.mkdirSync(env.PULUMI_HOME, { recursive: true });
-  const stack = await LocalWorkspace.createOrSelectStack(
-    { stackName: name, projectName: "bench", program },
-    { envVars: env, pulumiHome: env.PULUMI_HOME, pulumiCommand: await pulumiCommand(), projectSettings: { name: "bench", runtime: "nodejs" } },
-  );
-  return {
-    stack,
-    dispose: async () => {
-      await stack.destroy().catch(() => undefined);
-      fs.rmSync(stateDir, { recursive: true, force: true });
-    },
-  };
-}
+const OPS = ["preview of a flip", "up of a flip", "no-op up"] as const;
 
 async function main(): Promise<void> {
+  if (!Number.isInteger(RUNS) || RUNS < 1 || SCALES.some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new UsageError("usage: npm run bench -- [--runs N] [--scale 4,200|none] [--breakdown] [--compare-ts] [--compare-parallel-diff]");
+  }
+  const loadAtStart = loadavg();
+  stamp(`load average at start (1, 5, 15 min): ${loadAtStart}`);
   stamp(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
-  const cluster: LocalCluster = await startCluster();
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "lab-bench-files-"));
+  const cluster = await startCluster();
+  const stacks: BenchStack[] = [];
+  const projects: Project[] = [];
+  const firstUps: Row[] = [];
+  const rows: Row[] = [];
+  /** Pairs whose ratio the report prints: [numerator, denominator]. */
+  const pairs: [string, string][] = [["program", "one resource"]];
   try {
-    // 1. The program's local stack.
-    const lab = await createStack(`bench-${process.pid}`, "local", (c) => {
-      c.cluster = { ...(c.cluster as object), kubeconfigPath: cluster.kubeconfigPath };
-    });
-    try {
-      stamp("first up of the local stack");
-      await lab.stack.up();
-      const flip = (i: number) => lab.stack.setConfig("kubeadm-istio-lab:traffic.reviews.weight", { value: i % 2 ? "10" : "50" }, true);
-      await time("program: preview of a one-weight flip", RUNS, async (i) => { await flip(i); await lab.stack.preview(); });
-      await time("program: up of a one-weight flip", RUNS, async (i) => { await flip(i); await lab.stack.up(); });
-      await time("program: no-op up", RUNS, async () => { await lab.stack.up(); });
-      await time("program: refresh", RUNS, async () => { await lab.stack.refresh(); });
-
-      // 2. kubectl apply of the same VirtualService.
-      await time("kubectl apply of the same VirtualService", RUNS, async (i) => {
-        const file = path.join(work, "reviews.yaml");
-        fs.writeFileSync(file, stringify(buildVirtualService("reviews", canary(i % 2 ? 10 : 50), "bookinfo")));
-        await run(kubectlPath(), ["--kubeconfig", cluster.kubeconfigPath, "apply", "-f", file]);
-      });
-      await lab.stack.destroy();
-    } finally {
-      await lab.dispose();
+    const lab = await labStack(cluster);
+    stacks.push(lab);
+    const one = await scratchStack("bench-one", ONE_RESOURCE, cluster.kubeconfigPath);
+    stacks.push(one);
+    projects.push({ label: "program", stack: lab, env: lab.env }, { label: "one resource", stack: one, env: one.env });
+    const synthetic: BenchStack[] = [];
+    for (const n of SCALES) {
+      const s = await scratchStack(`bench-s${n}`, syntheticProgram(n), cluster.kubeconfigPath);
+      stacks.push(s);
+      synthetic.push(s);
+      projects.push({ label: `${n} services`, stack: s, env: s.env });
     }
-
-    // 3. The engine's floor, and growth with the number of services.
-    for (const services of [1, ...SCALES]) {
-      const label = services === 1 ? "one-resource program (engine floor)" : `${services} synthetic services`;
-      const { stack, dispose } = await inlineStack(`bench-${services}`, syntheticProgram(fs.readFileSync(cluster.kubeconfigPath, "utf8"), services));
-      try {
-        await stack.setConfig("bench:weight", { value: "10" });
-        stamp(`first up: ${label}`);
-        await time(`${label}: first up`, 1, () => stack.up());
-        const flip = (i: number) => stack.setConfig("bench:weight", { value: i % 2 ? "10" : "50" });
-        await time(`${label}: preview of a flip`, RUNS, async (i) => { await flip(i); await stack.preview(); });
-        await time(`${label}: up of a flip`, RUNS, async (i) => { await flip(i); await stack.up(); });
-      } finally {
-        await dispose();
+    const [small, large] = [Math.min(...SCALES), Math.max(...SCALES)];
+    if (SCALES.length >= 2) pairs.push([`${large} services`, `${small} services`]);
+    if (COMPARE_TS) {
+      const typecheck = tsconfigVariant(work, "typecheck", { transpileOnly: false, transpiler: null });
+      const transpile = tsconfigVariant(work, "transpile", { transpileOnly: true, transpiler: null });
+      for (const [base, s] of [["program", lab], ["one resource", one]] as const) {
+        projects.push({ label: `${base}, type-checked`, stack: s, env: { ...s.env, PULUMI_NODEJS_TSCONFIG_PATH: typecheck } });
+        projects.push({ label: `${base}, transpiled uncached`, stack: s, env: { ...s.env, PULUMI_NODEJS_TSCONFIG_PATH: transpile } });
+      }
+      pairs.push(["program, type-checked", "one resource, type-checked"], ["program, transpiled uncached", "one resource, transpiled uncached"]);
+      pairs.push(["program, type-checked", "program"], ["program, transpiled uncached", "program"]);
+    }
+    if (COMPARE_PARALLEL_DIFF) {
+      const withLarge: [string, BenchStack][] = [["program", lab], ...(SCALES.length > 0 ? [[`${large} services`, synthetic[SCALES.indexOf(large)]] as [string, BenchStack]] : [])];
+      for (const [base, s] of withLarge) {
+        projects.push({ label: `${base}, parallel diff`, stack: s, env: { ...s.env, PULUMI_PARALLEL_DIFF: "true" } });
+        pairs.push([`${base}, parallel diff`, base]);
       }
     }
+
+    for (const s of stacks) {
+      const p = projects.find((x) => x.stack === s && x.env === s.env) as Project;
+      stamp(`first up: ${p.label}`);
+      const first: Row = { project: p.label, op: "first up", runs: [] };
+      // The program's first up is traced: where its time goes is part of the report.
+      if (s === lab) first.runs.push(await breakdown(p, "program: first up"));
+      else await timed(first, () => pulumi(p, ["up", "--yes", "--skip-preview"]));
+      firstUps.push(first);
+    }
+    const row = (project: string, op: string): Row => {
+      let r = rows.find((x) => x.project === project && x.op === op);
+      if (!r) rows.push((r = { project, op, runs: [] }));
+      return r;
+    };
+    const loads: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      loads.push(os.loadavg()[0]);
+      // Each round starts with a different project, so that none always runs first or last.
+      const order = projects.map((_, k) => projects[(k + i) % projects.length]);
+      for (const p of order) {
+        await setWeight(p, other(p.stack.applied));
+        await timed(row(p.label, "preview of a flip"), () => pulumi(p, ["preview"]));
+      }
+      for (const p of order) {
+        await setWeight(p, other(p.stack.applied));
+        await timed(row(p.label, "up of a flip"), () => pulumi(p, ["up", "--yes", "--skip-preview"]));
+        p.stack.applied = p.stack.configured;
+      }
+      for (const p of order) await timed(row(p.label, "no-op up"), () => pulumi(p, ["up", "--yes", "--skip-preview"]));
+      await timed(row("kubectl", "apply of the same VirtualService"), async () => {
+        const file = path.join(work, "reviews.yaml");
+        fs.writeFileSync(file, stringify(buildVirtualService("reviews", canaryOf(i % 2 ? 10 : 50), "default")));
+        await run(kubectlPath(), ["--kubeconfig", cluster.kubeconfigPath, "apply", "-f", file]);
+      });
+      stamp(`round ${i + 1}/${RUNS} done (load ${loadavg()})`);
+    }
+    if (BREAKDOWN) {
+      // A traced flip of each project, after the rounds so that tracing costs none of them.
+      for (const p of projects) {
+        await setWeight(p, other(p.stack.applied));
+        await breakdown(p, `${p.label}: up of a flip`);
+        p.stack.applied = p.stack.configured;
+      }
+    }
+
+    const all = [...firstUps, ...rows];
+    const width = Math.max(...all.map((r) => `${r.project}: ${r.op}`.length));
+    console.log(`\nload average (1, 5, 15 min) at start: ${loadAtStart}; 1-min load at each round: ${loads.map((l) => l.toFixed(1)).join(", ")}; at the end: ${loadavg()}\n`);
+    console.log(`| ${"operation".padEnd(width)} | runs | min (s) | median (s) |`);
+    console.log(`| ${"-".repeat(width)} | ---: | ------: | ---------: |`);
+    for (const r of all) {
+      console.log(`| ${`${r.project}: ${r.op}`.padEnd(width)} | ${String(r.runs.length).padStart(4)} | ${(Math.min(...r.runs) / 1000).toFixed(2).padStart(7)} | ${(median(r.runs) / 1000).toFixed(2).padStart(10)} |`);
+    }
+    // Ratios of runs of the same round, then their median: load that drifts between rounds cancels out.
+    const lines = pairs.flatMap(([a, b]) =>
+      OPS.filter((op) => !(a.includes("services") && op === "no-op up")).map((op) => {
+        const x = row(a, op).runs;
+        const y = row(b, op).runs;
+        const per = x.map((v, k) => v / y[k]);
+        return [`${op}: ${a} ÷ ${b}`, median(per).toFixed(2), `${Math.min(...per).toFixed(2)}–${Math.max(...per).toFixed(2)}`];
+      }),
+    );
+    const w = Math.max(...lines.map((l) => l[0].length));
+    console.log(`\n| ${"ratio (same round)".padEnd(w)} | median | range |`);
+    console.log(`| ${"-".repeat(w)} | -----: | ----- |`);
+    for (const [what, m, range] of lines) console.log(`| ${what.padEnd(w)} | ${m.padStart(6)} | ${range} |`);
   } finally {
+    for (const s of stacks.reverse()) await s.dispose().catch((e: unknown) => stamp(`cleanup: ${String(e)}`));
     await cluster.stop();
     fs.rmSync(work, { recursive: true, force: true });
-  }
-
-  const width = Math.max(...rows.map((r) => r.what.length));
-  console.log(`\n| ${"operation".padEnd(width)} | runs | min (s) | median (s) |`);
-  console.log(`| ${"-".repeat(width)} | ---: | ------: | ---------: |`);
-  for (const r of rows) {
-    console.log(`| ${r.what.padEnd(width)} | ${String(r.runs.length).padStart(4)} | ${(Math.min(...r.runs) / 1000).toFixed(2).padStart(7)} | ${(median(r.runs) / 1000).toFixed(2).padStart(10)} |`);
   }
 }
 
