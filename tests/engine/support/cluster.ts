@@ -1,6 +1,6 @@
 // A local Kubernetes control plane for engine tests (scripts/cluster.sh), and the tools built by
 // scripts/toolchain.sh. Everything listens on 127.0.0.1 only.
-import { execFile } from 'child_process';
+import { execFile, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -223,6 +223,11 @@ export interface LocalCluster {
   kubectl(args: readonly string[], options?: { input?: string; timeoutMs?: number }): Promise<string>;
   /** Kills only kube-apiserver (etcd and the rest keep running), to test a lost cluster. */
   stopApiServer(): Promise<void>;
+  /**
+   * Starts kube-apiserver again after stopApiServer, with the command line it first ran with (same
+   * port, certificates and etcd), and resolves when /readyz answers (default bound 60 s).
+   */
+  startApiServer(options?: { timeoutMs?: number }): Promise<void>;
   /** Deletes workloads, kills every process and removes dir. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -279,6 +284,16 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<L
   }
   const kubectl = kubectlPath();
   let stopped = false;
+  // The API server's command line, read now so that it can be started again the same way.
+  const apiServerArgv = fs.readFileSync(`/proc/${pids['kube-apiserver']}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+  const readyz = (): Promise<boolean> =>
+    run(kubectl, ['--kubeconfig', kubeconfigPath, 'get', '--raw', '/readyz', '--request-timeout', '2s'], {
+      env: { ...childEnv, KUBECONFIG: kubeconfigPath },
+      timeoutMs: 5_000,
+    }).then(
+      () => true,
+      () => false,
+    );
 
   return {
     dir,
@@ -296,6 +311,33 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<L
     },
     async stopApiServer() {
       await killProcess(pids['kube-apiserver'], 'kube-apiserver');
+    },
+    async startApiServer(opts = {}) {
+      if (isProcessAlive(pids['kube-apiserver'], 'kube-apiserver')) {
+        throw new Error(`kube-apiserver (pid ${pids['kube-apiserver']}) is still running`);
+      }
+      const log = fs.openSync(path.join(dir, 'logs', 'kube-apiserver.log'), 'a');
+      // Its own session, as scripts/cluster.sh starts it: a signal to the test's group does not reach it.
+      const child = spawn(apiServerArgv[0], apiServerArgv.slice(1), { detached: true, stdio: ['ignore', log, log] });
+      fs.closeSync(log);
+      child.unref();
+      const pid = child.pid;
+      if (pid === undefined) {
+        throw new Error(`kube-apiserver could not be started again (${apiServerArgv[0]})`);
+      }
+      pids['kube-apiserver'] = pid;
+      // scripts/cluster.sh stop reads the last pid line of DIR/env.
+      fs.appendFileSync(path.join(dir, 'env'), `${pidVar('kube-apiserver')}=${pid}\n`);
+      const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+      while (!(await readyz())) {
+        if (!isProcessRunning(pid)) {
+          throw new Error(`kube-apiserver exited after a restart; see ${path.join(dir, 'logs', 'kube-apiserver.log')}`);
+        }
+        if (Date.now() > deadline) {
+          throw new Error(`kube-apiserver not ready ${opts.timeoutMs ?? 60_000} ms after a restart`);
+        }
+        await sleep(200);
+      }
     },
     async stop() {
       if (stopped && !fs.existsSync(dir)) {

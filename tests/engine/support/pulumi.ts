@@ -1,7 +1,7 @@
 // A real Pulumi engine for tests: the CLI, language host and Kubernetes provider built by
 // scripts/toolchain.sh, a file backend in a temp folder, and a stack of the project made from a
 // committed stack file with the cluster's kubeconfig put in.
-import { execFileSync } from "child_process";
+import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -136,4 +136,168 @@ export function stateFileText(s: EngineStack): string {
   const dir = path.join(s.stateDir, ".pulumi", "stacks", PROJECT);
   const file = fs.existsSync(path.join(dir, `${s.name}.json`)) ? path.join(dir, `${s.name}.json`) : path.join(dir, `${s.name}.json.gz`);
   return fs.readFileSync(file, "utf8");
+}
+
+/** One line of the engine's event log (`pulumi ... --event-log FILE`): the parts the tests read. */
+export interface EngineEvent {
+  sequence?: number;
+  resourcePreEvent?: { metadata: { op: string; urn: string; type: string } };
+  resOutputsEvent?: { metadata: { op: string; urn: string; type: string } };
+  diagnosticEvent?: { message: string; severity: string; urn?: string };
+  summaryEvent?: { resourceChanges?: Record<string, number> };
+  cancelEvent?: Record<string, never>;
+}
+
+export interface CliExit {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A `pulumi` CLI process on a test stack, started by `startCli`. */
+export interface CliRun {
+  readonly pid: number;
+  /** The events the engine has written so far. */
+  events(): EngineEvent[];
+  /** Resolves with the first event that matches; rejects when the CLI exits first or after timeoutMs. */
+  waitForEvent(match: (e: EngineEvent) => boolean, timeoutMs: number): Promise<EngineEvent>;
+  /** Sends a signal to the CLI process alone, as a terminal's Ctrl-C does (plugins run in their own process groups). */
+  signal(sig: NodeJS.Signals): void;
+  /** SIGKILL to the CLI and every process below it (language host, program, providers) at once, as when a CI runner dies. */
+  killTree(): void;
+  /** Resolves when the CLI has exited (after timeoutMs it and its tree are killed). */
+  readonly exited: Promise<CliExit>;
+}
+
+/** Pids of every process below `pid` (children, their children, ...), from /proc. */
+export function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // exited meanwhile
+    }
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/**
+ * Runs the toolchain's `pulumi` CLI on stack `s` (its backend, passphrase, PULUMI_HOME and private
+ * TMPDIR), with an event log that the test can watch while the command runs.
+ */
+export function startCli(s: EngineStack, args: readonly string[], options: { timeoutMs: number }): CliRun {
+  const eventLog = path.join(s.stateDir, `events-${Date.now()}-${Math.random().toString(36).slice(2)}.jsonl`);
+  const child = spawn(toolPath("pulumi"), [...args, "--stack", s.name, "--non-interactive", "--event-log", eventLog], {
+    cwd: REPO_ROOT,
+    // --event-log is one of the CLI's debug flags (the Automation API sets the same).
+    env: { ...process.env, ...s.env, PULUMI_DEBUG_COMMANDS: "true" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error("pulumi could not be started");
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  let running = true;
+  const killTree = () => {
+    // Collect the tree first: once the CLI is gone its children are re-parented and cannot be found.
+    const tree = [pid, ...descendants(pid)];
+    for (const p of tree) {
+      try {
+        process.kill(p, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+  };
+  const timer = setTimeout(killTree, options.timeoutMs);
+  const exited = new Promise<CliExit>((resolve) => {
+    child.on("close", (code, signal) => {
+      running = false;
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  const events = (): EngineEvent[] => {
+    let text: string;
+    try {
+      text = fs.readFileSync(eventLog, "utf8");
+    } catch {
+      return [];
+    }
+    // The last line may still be being written.
+    return text.split("\n").flatMap((line) => {
+      try {
+        return line.trim() === "" ? [] : [JSON.parse(line) as EngineEvent];
+      } catch {
+        return [];
+      }
+    });
+  };
+  return {
+    pid,
+    events,
+    async waitForEvent(match, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = events().find(match);
+        if (found !== undefined) return found;
+        if (!running) {
+          const exit = await exited;
+          throw new Error(`pulumi ${args.join(" ")} exited (code ${exit.code}) before the awaited event:\n${exit.stdout}\n${exit.stderr}`);
+        }
+        if (Date.now() > deadline) throw new Error(`no such event within ${timeoutMs} ms from pulumi ${args.join(" ")}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    signal(sig) {
+      if (running) process.kill(pid, sig);
+    },
+    killTree,
+    exited,
+  };
+}
+
+/** Lock files of the stack in its file backend (the engine holds one while an update runs). */
+export function stackLocks(s: EngineStack): string[] {
+  const dir = path.join(s.stateDir, ".pulumi", "locks");
+  if (!fs.existsSync(dir)) return [];
+  return (fs.readdirSync(dir, { recursive: true }) as string[])
+    .map((f) => path.join(dir, f))
+    .filter((f) => f.endsWith(".json") && fs.statSync(f).isFile());
+}
+
+export interface StateResource {
+  urn: string;
+  type: string;
+  id?: string;
+  inputs?: Record<string, unknown>;
+}
+
+export interface Checkpoint {
+  resources: StateResource[];
+  pendingOperations: { type: string; resource: StateResource }[];
+}
+
+/** The stack's resources and pending operations, from its state file. */
+export function checkpoint(s: EngineStack): Checkpoint {
+  const doc = JSON.parse(stateFileText(s)) as {
+    checkpoint: { latest?: { resources?: StateResource[]; pending_operations?: { type: string; resource: StateResource }[] } };
+  };
+  return { resources: doc.checkpoint.latest?.resources ?? [], pendingOperations: doc.checkpoint.latest?.pending_operations ?? [] };
 }
