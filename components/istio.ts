@@ -52,7 +52,9 @@ export class Istio extends pulumi.ComponentResource {
       const istiod = release(charts.istiod, [base]);
       const gateway = release(charts.gateway, [istiod]);
       const addons = addonReleases(istio).map((r) => release(r, [istiod]));
-      crdsReady = [base];
+      // After istiod and the gateway, not just base's CRDs: base's validating webhook fails open until
+      // istiod serves it, so only then does istiod's validation judge the PeerAuthentication too.
+      crdsReady = [istiod, gateway];
       this.ready = [istiod, gateway, ...addons];
     }
 

@@ -14,6 +14,8 @@ cd "$ROOT"
 LAB_CACHE=${LAB_CACHE:-$HOME/.cache/kubeadm-istio-lab}
 CLUSTER_DIR=$LAB_CACHE/local-cluster
 STACK=local
+# The chart repository and istiod's webhooks, at the addresses Pulumi.local.yaml names.
+export LAB_ISTIO_CHARTS_PORT=18750 LAB_ISTIOD_WEBHOOK_PORT=15017
 export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$LAB_CACHE/state}
 # The local stack's secrets (its kubeconfig) are encrypted with this passphrase; set your own to change it.
 export PULUMI_CONFIG_PASSPHRASE=${PULUMI_CONFIG_PASSPHRASE-local-lab}
@@ -44,8 +46,10 @@ toolchain_path() {
   export PATH
 }
 
+# Running, and with real Istio (a cluster started before the local stack installed Istio has none).
 cluster_running() {
-  [ -f "$CLUSTER_DIR/env" ] && bash scripts/cluster.sh status --dir "$CLUSTER_DIR" >/dev/null 2>&1
+  [ -f "$CLUSTER_DIR/env" ] && grep -q '^LAB_ISTIOD_WEBHOOK_URL=' "$CLUSTER_DIR/env" &&
+    bash scripts/cluster.sh status --dir "$CLUSTER_DIR" >/dev/null 2>&1
 }
 
 select_stack() {
@@ -58,19 +62,20 @@ cmd_up() {
     step "npm ci --ignore-scripts (the Pulumi packages' install scripts would try to download plugins)"
     npm ci --ignore-scripts --no-audit --no-fund
   fi
-  step "toolchain: pulumi, language host, kubernetes provider, etcd, kube-apiserver, kwok, istioctl (cold: about 40 min on 2 cores; cached: seconds)"
+  step "toolchain: pulumi, language host, kubernetes provider, etcd, kube-apiserver, kwok, istioctl, pilot-discovery, Istio's charts (cold: about 50 min on 2 cores; cached: seconds)"
   bash scripts/toolchain.sh
   toolchain_path
   if cluster_running; then
     step "local cluster already running ($CLUSTER_DIR)"
   else
     if [ -d "$CLUSTER_DIR" ]; then bash scripts/cluster.sh stop --dir "$CLUSTER_DIR" >/dev/null 2>&1 || true; fi
-    step "starting the local cluster: etcd, kube-apiserver, controller-manager, scheduler, kwok nodes nieve/sansa/arya"
-    bash scripts/cluster.sh start --dir "$CLUSTER_DIR"
+    step "starting the local cluster: etcd, kube-apiserver, controller-manager, scheduler, kwok nodes nieve/sansa/arya, Istio's chart repository, istiod"
+    bash scripts/cluster.sh start --dir "$CLUSTER_DIR" --istio
   fi
   select_stack
   step "pulumi up --stack $STACK (--refresh: a restarted cluster starts empty)"
   pulumi up --stack "$STACK" --yes --refresh --skip-preview --non-interactive
+  step "istiod: $(grep -m1 -o 'injector ConfigMap found.*' "$CLUSTER_DIR/logs/istiod.log" || echo 'not started (see logs/istiod.log)')"
   step "stack outputs"
   pulumi stack output --stack "$STACK"
   cat <<HINTS
@@ -78,6 +83,10 @@ cmd_up() {
 [local] done in $(($(date +%s) - start))s. Look at the cluster:
   kubectl --kubeconfig $CLUSTER_DIR/kubeconfig get virtualservices,destinationrules -A
   kubectl --kubeconfig $CLUSTER_DIR/kubeconfig get virtualservice reviews -n bookinfo -o yaml
+  kubectl --kubeconfig $CLUSTER_DIR/kubeconfig get pods -n bookinfo -o jsonpath='{range .items[*]}{.metadata.name}: {.spec.initContainers[*].name} {.spec.containers[*].name}{"\n"}{end}'
+What istiod sends a reviews sidecar (its xDS on $(sed -n 's/^LAB_ISTIOD_XDS_ADDRESS=//p' "$CLUSTER_DIR/env")), beside what the config says:
+  npm run routes -- --stack local --from reviews --istiod $(sed -n 's/^LAB_ISTIOD_XDS_ADDRESS=//p' "$CLUSTER_DIR/env")
+  npm run routes -- --stack local --from reviews
 Flip the routing and preview it:
   npm run pulumi -- config set --path traffic.reviews.weight 50
   npm run pulumi -- preview --diff
