@@ -188,13 +188,12 @@ interface Span {
   name: string;
   start: number;
   end: number;
-  urn?: string;
 }
 
 interface OtlpLine {
   resourceSpans?: {
     resource?: { attributes?: { key: string; value: { stringValue?: string } }[] };
-    scopeSpans?: { spans?: { name: string; startTimeUnixNano: string; endTimeUnixNano: string; attributes?: { key: string; value: { stringValue?: string } }[] }[] }[];
+    scopeSpans?: { spans?: { name: string; startTimeUnixNano: string; endTimeUnixNano: string }[] }[];
   }[];
 }
 
@@ -206,8 +205,7 @@ function spansOf(file: string): Span[] {
       const service = rs.resource?.attributes?.find((a) => a.key === "service.name")?.value.stringValue ?? "?";
       for (const ss of rs.scopeSpans ?? []) {
         for (const s of ss.spans ?? []) {
-          const msg = (s.attributes ?? []).map((a) => a.value.stringValue ?? "").join(" ");
-          out.push({ service, name: s.name, start: Number(BigInt(s.startTimeUnixNano) / 1000n) / 1000, end: Number(BigInt(s.endTimeUnixNano) / 1000n) / 1000, urn: /urn:pulumi:[^"\\ ]+/.exec(msg)?.[0] });
+          out.push({ service, name: s.name, start: Number(BigInt(s.startTimeUnixNano) / 1000n) / 1000, end: Number(BigInt(s.endTimeUnixNano) / 1000n) / 1000 });
         }
       }
     }
@@ -221,7 +219,8 @@ async function breakdown(p: Project, what: string): Promise<number> {
   const file = path.join(dir, "trace.json");
   try {
     const start = Date.now();
-    await pulumi(p, ["up", "--yes", "--skip-preview", "--otel-traces", `file://${file}`]);
+    const events = path.join(dir, "events.jsonl");
+    await pulumi(p, ["up", "--yes", "--skip-preview", "--otel-traces", `file://${file}`, "--event-log", events]);
     const wall = Date.now() - start;
     const spans = spansOf(file);
     const t0 = Math.min(...spans.map((s) => s.start));
@@ -242,8 +241,18 @@ async function breakdown(p: Project, what: string): Promise<number> {
     for (const [method, list] of [...calls].sort((a, b) => b[1].length - a[1].length)) {
       const total = list.reduce((n, s) => n + s.end - s.start, 0);
       const longest = list.reduce((m, s) => (s.end - s.start > m.end - m.start ? s : m));
-      stamp(`  provider ${`${method} × ${list.length}`.padEnd(35)} ${(total / 1000).toFixed(2)} s summed, longest ${((longest.end - longest.start) / 1000).toFixed(2)} s ${longest.urn?.split("::").pop() ?? ""}`);
+      stamp(`  provider ${`${method} × ${list.length}`.padEnd(35)} ${(total / 1000).toFixed(2)} s summed, longest ${((longest.end - longest.start) / 1000).toFixed(2)} s`);
     }
+    // The slowest steps by resource, from the event log (whole seconds: it names what takes seconds).
+    const began = new Map<string, number>();
+    const steps: [string, string, number][] = [];
+    for (const line of fs.readFileSync(events, "utf8").split("\n").filter((l) => l.trim() !== "")) {
+      const e = JSON.parse(line) as { timestamp: number; resourcePreEvent?: { metadata: { urn: string; op: string } }; resOutputsEvent?: { metadata: { urn: string; op: string } } };
+      if (e.resourcePreEvent) began.set(e.resourcePreEvent.metadata.urn, e.timestamp);
+      const done = e.resOutputsEvent?.metadata;
+      if (done && began.has(done.urn) && done.op !== "same") steps.push([done.op, done.urn.split("::").slice(-2).join(" "), e.timestamp - (began.get(done.urn) ?? e.timestamp)]);
+    }
+    for (const [op, what, seconds] of steps.sort((a, b) => b[2] - a[2]).slice(0, 5)) stamp(`  ${op} ${what}: ${seconds} s`);
     return wall;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
