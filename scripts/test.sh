@@ -13,8 +13,20 @@ if [ ! -d node_modules ]; then
 fi
 # Go lives in /usr/local/go on these machines; a non-login shell may not have it on PATH.
 command -v go >/dev/null 2>&1 || PATH=/usr/local/go/bin:$PATH
+# The test hosts' Debian root file system (debootstrap: downloads and dpkg, little CPU) is built beside
+# the toolchain's Go builds instead of after them; cached, it takes no time.
+bash scripts/toolchain.sh --apt-only
+rootfs_log=$(mktemp)
+bash scripts/hosts.sh rootfs >"$rootfs_log" 2>&1 &
+rootfs_pid=$!
 step "toolchain (cached builds are skipped)"
 bash scripts/toolchain.sh
+if ! wait "$rootfs_pid"; then
+  echo "[test] building the test hosts' rootfs failed:" >&2
+  cat "$rootfs_log" >&2
+fi
+step "test hosts' rootfs: $(grep -o "rootfs [a-z]* in [0-9.]*s" "$rootfs_log" | tail -n 1)"
+rm -f "$rootfs_log"
 PATH="$(bash scripts/toolchain.sh --print-path):$PATH"
 export PATH
 

@@ -14,6 +14,15 @@ function script(step: string, body: string): string {
   return `#!/usr/bin/env bash
 # kubeadm-istio-lab: ${step}
 set -euo pipefail
+# The SSH user is not root on most machines (nodes[].user): the step runs again under passwordless sudo,
+# with root's PATH (/usr/sbin: swapoff, sysctl) and the same stdin (the secrets).
+if [ "$(id -u)" -ne 0 ]; then
+  if ! sudo -n true 2>/dev/null; then
+    echo "user $(id -un) on $(hostname) is not root and has no passwordless sudo; the node's user needs one of them (nodes[].user)" >&2
+    exit 1
+  fi
+  exec sudo -n bash -c "$BASH_EXECUTION_STRING"
+fi
 export DEBIAN_FRONTEND=noninteractive
 ${body.trim()}
 `;

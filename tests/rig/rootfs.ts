@@ -14,7 +14,7 @@ export const PACKAGES = [
   'openssh-server', 'systemd', 'systemd-sysv', 'dbus', 'iproute2', 'sudo', 'ca-certificates', 'gnupg', 'curl', 'kmod',
 ];
 // Bump when customise() changes what it writes: the customised copy's key includes it.
-const RECIPE = 2;
+const RECIPE = 3;
 export const USER = 'debian';
 // Host folders bound in at boot: overlayfs snapshots fail on an overlay root, kubelet keeps volumes here.
 export const BIND_TARGETS = ['/var/lib/containerd', '/var/lib/kubelet'];
@@ -130,6 +130,28 @@ ExecStart=/bin/sh -c 'for d in /sys/fs/cgroup/*/; do if mountpoint -q "$$d"; the
 WantedBy=sysinit.target
 `;
 
+// kubelet sets six global kernel tunables at start and exits when it cannot (vm.*, kernel.* are read-only
+// in a container; the kernel is this machine's). Each host gets its own copy of them: a file bound over
+// the /proc/sys entry, holding the machine's value, which kubelet may then overwrite. The machine's kernel
+// is never changed. (A user's container host, LXD's lxcfs say, does the same kind of thing.)
+export const SHADOWED_TUNABLES = [
+  'vm/overcommit_memory', 'vm/panic_on_oom', 'kernel/panic', 'kernel/panic_on_oops', 'kernel/keys/root_maxkeys', 'kernel/keys/root_maxbytes',
+];
+const TUNABLES_UNIT = `[Unit]
+Description=Per-host copies of the global kernel tunables kubelet sets (kubeadm-istio-lab test host)
+DefaultDependencies=no
+Before=sysinit.target
+ConditionVirtualization=container
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'mkdir -p /run/lab-sysctl; for t in ${SHADOWED_TUNABLES.join(' ')}; do f=/run/lab-sysctl/$$(echo $$t | tr / .); cat /proc/sys/$$t > $$f; mount --bind $$f /proc/sys/$$t; done'
+
+[Install]
+WantedBy=sysinit.target
+`;
+
 function write(root: string, file: string, content: string, mode?: number): void {
   fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
   fs.writeFileSync(path.join(root, file), content, mode === undefined ? undefined : { mode });
@@ -161,6 +183,8 @@ async function customise(dir: string): Promise<void> {
   write(dir, 'etc/systemd/system/lab-cgroup-rw.service', CGROUP_RW_UNIT);
   fs.mkdirSync(path.join(dir, 'etc/systemd/system/sysinit.target.wants'), { recursive: true });
   fs.symlinkSync('/etc/systemd/system/lab-cgroup-rw.service', path.join(dir, 'etc/systemd/system/sysinit.target.wants/lab-cgroup-rw.service'));
+  write(dir, 'etc/systemd/system/lab-kernel-tunables.service', TUNABLES_UNIT);
+  fs.symlinkSync('/etc/systemd/system/lab-kernel-tunables.service', path.join(dir, 'etc/systemd/system/sysinit.target.wants/lab-kernel-tunables.service'));
   // kubelet's OOM watcher opens /dev/kmsg and kubelet exits without it; kind points it at the console.
   write(dir, 'etc/tmpfiles.d/lab-kmsg.conf', 'L /dev/kmsg - - - - /dev/console\n');
   // Journal in memory (a throw-away host), never reading "kmsg" (the console). A persistent journal
