@@ -1,6 +1,7 @@
 // What a killed run leaves, and the tools that deal with it: the recovery step's plan (tools/recover.ts),
 // private temp folders (tools/privateTmp.ts) and the credential scan (tools/credential-scan.ts).
 import { spawn } from "child_process";
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -83,12 +84,15 @@ describe("credential scan", () => {
     const dir = path.join(tmp, "scan");
     fs.mkdirSync(path.join(dir, "excluded"), { recursive: true });
     fs.writeFileSync(path.join(dir, "kubeconfig1"), "users:\n- user:\n    client-key-data: LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0tCk1IY0NBUUVF\n");
-    fs.writeFileSync(path.join(dir, "key.pem"), "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----\n");
+    // Keys made here, never committed: an EC key in SEC1 PEM, an RSA key in PKCS#1, one in PKCS#8.
+    const ec = crypto.generateKeyPairSync("ec", { namedCurve: "prime256v1" }).privateKey;
+    const rsa = crypto.generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey;
+    fs.writeFileSync(path.join(dir, "key.pem"), ec.export({ type: "sec1", format: "pem" }));
     fs.writeFileSync(path.join(dir, "join.yaml"), "discovery:\n  bootstrapToken:\n    token: abcdef.0123456789abcdef\n");
     fs.writeFileSync(path.join(dir, "notes.txt"), "a certificate: -----BEGIN CERTIFICATE----- and token: none\n");
-    fs.writeFileSync(path.join(dir, "excluded", "key.pem"), "-----BEGIN PRIVATE KEY-----\n");
+    fs.writeFileSync(path.join(dir, "excluded", "key.pem"), ec.export({ type: "pkcs8", format: "pem" }));
     const old = path.join(dir, "old.pem");
-    fs.writeFileSync(old, "-----BEGIN RSA PRIVATE KEY-----\n");
+    fs.writeFileSync(old, rsa.export({ type: "pkcs1", format: "pem" }));
     fs.utimesSync(old, new Date(2020, 0, 1), new Date(2020, 0, 1));
     const { findings, scanned } = scanFiles([dir], { exclude: [path.join(dir, "excluded")], sinceMs: Date.now() - 60_000, patterns: CREDENTIAL_PATTERNS });
     expect(scanned).toBe(4);
