@@ -17,8 +17,8 @@ export interface DebianNodeArgs {
 }
 
 /**
- * One Debian machine made ready for kubeadm over SSH: host preparation, containerd, and the pinned
- * Kubernetes packages. Each step is a remote command whose script is its only input, so it re-runs
+ * One Debian machine made ready for kubeadm over SSH: host preparation, the pinned Kubernetes
+ * packages, and containerd. Each step is a remote command whose script is its only input, so it re-runs
  * exactly when its script (or the versions baked into it) changes.
  */
 export class DebianNode extends pulumi.ComponentResource {
@@ -51,15 +51,16 @@ export class DebianNode extends pulumi.ComponentResource {
       { connection: this.connection, create: prepareHostScript({ kubernetesVersion: args.kubernetesVersion, allowCgroupV1: args.allowCgroupV1 }) },
       { parent: this },
     );
-    const runtime = new command.remote.Command(
-      `${name}-containerd`,
-      { connection: this.connection, create: containerRuntimeScript(args.sources) },
+    // The packages first: containerd's sandbox image is the pause image the installed kubeadm names.
+    const packages = new command.remote.Command(
+      `${name}-kube-packages`,
+      { connection: this.connection, create: kubePackagesScript(args.kubernetesVersion, args.sources.kubernetes) },
       { parent: this, dependsOn: [prepare] },
     );
     this.ready = new command.remote.Command(
-      `${name}-kube-packages`,
-      { connection: this.connection, create: kubePackagesScript(args.kubernetesVersion, args.sources.kubernetes) },
-      { parent: this, dependsOn: [runtime] },
+      `${name}-containerd`,
+      { connection: this.connection, create: containerRuntimeScript(args.sources) },
+      { parent: this, dependsOn: [packages] },
     );
     this.registerOutputs({ address: this.address, role: this.role });
   }

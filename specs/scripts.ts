@@ -151,7 +151,9 @@ fi
 /**
  * containerd from its apt repository (Docker's, the one the seed adds, unless sources.containerd says
  * otherwise), with a full default config and the systemd cgroup driver: packaged configs can disable
- * the CRI plugin, and kubeadm then fails. Registry mirrors go to /etc/containerd/certs.d.
+ * the CRI plugin, and kubeadm then fails. Registry mirrors go to /etc/containerd/certs.d. The sandbox
+ * (pause) image is the one the installed kubeadm pulls, so this step runs after the kube packages:
+ * containerd's own default tag lags kubeadm's and is not in an offline registry.
  */
 export function containerRuntimeScript(sources: Pick<SourcesSpec, "containerd" | "imageRepository" | "registryMirrors">): string {
   const { containerd, imageRepository, registryMirrors } = sources;
@@ -166,8 +168,6 @@ fi
 keep+=(${shQuote(registry)})`,
     )
     .join("\n");
-  // kubeadm expects the sandbox (pause) image from its own image repository.
-  const sandbox = imageRepository === "registry.k8s.io" ? "" : ` | sed -E ${shQuote(`s#registry\\.k8s\\.io/pause#${imageRepository}/pause#`)}`;
   return script(
     "container runtime (containerd)",
     `
@@ -191,13 +191,26 @@ for dir in /etc/containerd/certs.d/*/; do
   if [[ " \${keep[*]} " != *" $registry "* ]]; then rm -rf "$dir"; fi
 done
 
-wanted=$(containerd config default \\
-  | sed -E 's/SystemdCgroup = false/SystemdCgroup = true/' \\
-  | sed -E 's#config_path = ""#config_path = "/etc/containerd/certs.d"#'${sandbox})
-if ! grep -q 'SystemdCgroup = true' <<<"$wanted"; then
-  echo "containerd's default config has no SystemdCgroup setting; cannot enable the systemd cgroup driver" >&2
+if ! command -v kubeadm >/dev/null 2>&1; then
+  echo "kubeadm is not installed; the kube packages step runs before this one" >&2
   exit 1
 fi
+pause=$(kubeadm config images list --kubernetes-version "$(kubeadm version -o short)" --image-repository ${shQuote(imageRepository)} 2>/dev/null | grep '/pause:' || true)
+if [ -z "$pause" ]; then
+  echo "kubeadm $(kubeadm version -o short) lists no pause image for ${imageRepository} (sources.imageRepository)" >&2
+  exit 1
+fi
+# containerd 1.x writes double quotes and sandbox_image, 2.x single quotes and sandbox.
+wanted=$(containerd config default \\
+  | sed -E 's/SystemdCgroup = false/SystemdCgroup = true/' \\
+  | sed -E "s#config_path = (''|\\"\\")#config_path = \\"/etc/containerd/certs.d\\"#" \\
+  | sed -E "s#^([[:space:]]*sandbox(_image)? = ).*#\\1\\"$pause\\"#")
+for setting in 'SystemdCgroup = true' 'config_path = "/etc/containerd/certs.d"' "= \\"$pause\\""; do
+  if ! grep -qF "$setting" <<<"$wanted"; then
+    echo "containerd's default config has no place for: $setting (containerd $(containerd --version))" >&2
+    exit 1
+  fi
+done
 if [ "$(cat /etc/containerd/config.toml 2>/dev/null)" != "$wanted" ]; then
   printf '%s\\n' "$wanted" > /etc/containerd/config.toml
   systemctl restart containerd

@@ -74,15 +74,15 @@ describe("dev stack: three Debian machines provisioned over SSH", () => {
     });
   });
 
-  test("each node is prepared, gets containerd, then the kube packages, in that order", () => {
-    expect(run.get("sansa-containerd").dependsOn).toEqual(["sansa-prepare-host"]);
-    expect(run.get("sansa-kube-packages").dependsOn).toEqual(["sansa-containerd"]);
+  test("each node is prepared, gets the kube packages, then containerd (whose sandbox image kubeadm names)", () => {
+    expect(run.get("sansa-kube-packages").dependsOn).toEqual(["sansa-prepare-host"]);
+    expect(run.get("sansa-containerd").dependsOn).toEqual(["sansa-kube-packages"]);
   });
 
-  test("kubeadm init runs on the control plane after its packages; workers join after init", () => {
-    expect(run.get("cluster-init").dependsOn).toEqual(["nieve-kube-packages"]);
-    expect(run.get("cluster-join-sansa").dependsOn).toEqual(["sansa-kube-packages", "cluster-init"]);
-    expect(run.get("cluster-join-arya").dependsOn).toEqual(["arya-kube-packages", "cluster-init"]);
+  test("kubeadm init runs on the control plane once it is ready; workers join after init", () => {
+    expect(run.get("cluster-init").dependsOn).toEqual(["nieve-containerd"]);
+    expect(run.get("cluster-join-sansa").dependsOn).toEqual(["sansa-containerd", "cluster-init"]);
+    expect(run.get("cluster-join-arya").dependsOn).toEqual(["arya-containerd", "cluster-init"]);
   });
 
   test("workers join in parallel: neither waits for the other", () => {

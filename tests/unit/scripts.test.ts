@@ -159,10 +159,60 @@ describe("offline sources (sources.* in stack config)", () => {
     expect(scripts["kubeadm init"]).toContain("template=${template//KUBEADM_INSTALLED_VERSION/$(kubeadm version -o short)}");
   });
 
-  test("containerd's sandbox image follows the image repository, and its mirrors are hosts.toml files", () => {
-    expect(scripts["containerd from mirrors"]).toMatch(/sed -E 's#registry\\\.k8s\\\.io\/pause#10\.213\.0\.1:5000\/pause#'/);
-    expect(scripts.containerd).not.toMatch(/pause#/);
-    expect(scripts["containerd from mirrors"]).toMatch(/config_path = "\/etc\/containerd\/certs\.d"/);
+  // containerd's `config default`, in the shape of each major (the lines this program rewrites).
+  const defaults: Record<string, string> = {
+    "1.7": `version = 2
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "registry.k8s.io/pause:3.8"
+  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+    SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = ""
+`,
+    "2.2": `version = 3
+[plugins.'io.containerd.cri.v1.images'.pinned_images]
+  sandbox = 'registry.k8s.io/pause:3.10.1'
+[plugins.'io.containerd.cri.v1.images'.registry]
+  config_path = ''
+[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+  sandboxer = 'podsandbox'
+  [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+    SystemdCgroup = false
+[plugins.'io.containerd.transfer.v1.local']
+  config_path = ''
+`,
+  };
+  /** The config the script would write, with a fake containerd of one major and a fake kubeadm. */
+  function rewrittenConfig(text: string, major: string): string {
+    const start = text.indexOf("if ! command -v kubeadm");
+    const block = text.slice(start, text.indexOf("if [ \"$(cat /etc/containerd/config.toml", start));
+    const bin = fs.mkdtempSync("/tmp/lab-containerd-");
+    try {
+      fs.writeFileSync(`${bin}/containerd`, `#!/bin/sh\ncat <<'EOF'\n${defaults[major]}EOF\n`, { mode: 0o755 });
+      // kubeadm names its pause image under the repository it is given.
+      fs.writeFileSync(
+        `${bin}/kubeadm`,
+        `#!/bin/bash\ncase "$*" in "version -o short") echo v1.36.3;; *) while [ $# -gt 0 ]; do [ "$1" = --image-repository ] && r=$2; shift; done; echo "$r/etcd:3.6.8-0"; echo "$r/pause:3.10.2";; esac\n`,
+        { mode: 0o755 },
+      );
+      return execFileSync("bash", ["-c", `set -euo pipefail\n${block}\nprintf '%s\\n' "$wanted"`], { encoding: "utf8", env: { PATH: `${bin}:/usr/bin:/bin` } });
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true });
+    }
+  }
+
+  test.each(["1.7", "2.2"])("containerd %s: sandbox image is kubeadm's pause from the image repository, mirrors from certs.d, systemd cgroups", (major) => {
+    const mirrored = rewrittenConfig(scripts["containerd from mirrors"], major);
+    const sandboxKey = major === "1.7" ? "sandbox_image" : "sandbox";
+    expect(mirrored).toContain(`  ${sandboxKey} = "10.213.0.1:5000/pause:3.10.2"\n`);
+    expect(mirrored).toContain("SystemdCgroup = true");
+    expect(mirrored).not.toMatch(/config_path = (''|"")/);
+    expect(mirrored.match(/config_path = "\/etc\/containerd\/certs\.d"/g)?.length).toBe(major === "1.7" ? 1 : 2);
+    if (major === "2.2") expect(mirrored).toContain("sandboxer = 'podsandbox'");
+    expect(rewrittenConfig(scripts.containerd, major)).toContain(`${sandboxKey} = "registry.k8s.io/pause:3.10.2"`);
+  });
+
+  test("containerd's mirrors are hosts.toml files", () => {
     expect(registryHostsToml("docker.io", "http://10.213.0.1:5000")).toBe(
       '# managed by kubeadm-istio-lab (sources.registryMirrors)\nserver = "https://registry-1.docker.io"\n\n[host."http://10.213.0.1:5000"]\n  capabilities = ["pull", "resolve"]\n',
     );
@@ -172,7 +222,7 @@ describe("offline sources (sources.* in stack config)", () => {
     // Run the certs.d part of the script against a temporary folder, twice, with a stale managed entry
     // and a user's own entry present.
     const text = scripts["containerd from mirrors"];
-    const block = text.slice(text.indexOf("mkdir -p /etc/containerd/certs.d\n"), text.indexOf("wanted=$(containerd config default"));
+    const block = text.slice(text.indexOf("mkdir -p /etc/containerd/certs.d\n"), text.indexOf("if ! command -v kubeadm"));
     const run = (dir: string) =>
       execFileSync("bash", ["-c", `set -euo pipefail\n${block.replace(/\/etc\/containerd\/certs\.d/g, dir)}\nfind "${dir}" -type f | sort | xargs md5sum`], { encoding: "utf8" });
     const dir = execFileSync("mktemp", ["-d"], { encoding: "utf8" }).trim();
