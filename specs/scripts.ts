@@ -200,12 +200,21 @@ if [ -z "$pause" ]; then
   echo "kubeadm $(kubeadm version -o short) lists no pause image for ${imageRepository} (sources.imageRepository)" >&2
   exit 1
 fi
+# Without CAP_SYS_RESOURCE (a machine that is itself a container: LXC, nspawn) no process may lower an
+# OOM score, and every pod sandbox would fail on kubelet's negative one; containerd then caps pods' scores
+# at its own instead.
+restrict_oom=false
+if (( ! ($(printf '%d' "0x$(awk '/^CapEff:/ {print $2}' /proc/self/status)") >> 24 & 1) )); then
+  restrict_oom=true
+  echo "no CAP_SYS_RESOURCE on this machine: pods' OOM scores are capped at containerd's (restrict_oom_score_adj)"
+fi
 # containerd 1.x writes double quotes and sandbox_image, 2.x single quotes and sandbox.
 wanted=$(containerd config default \\
   | sed -E 's/SystemdCgroup = false/SystemdCgroup = true/' \\
+  | sed -E "s/restrict_oom_score_adj = false/restrict_oom_score_adj = $restrict_oom/" \\
   | sed -E "s#config_path = (''|\\"\\")#config_path = \\"/etc/containerd/certs.d\\"#" \\
   | sed -E "s#^([[:space:]]*sandbox(_image)? = ).*#\\1\\"$pause\\"#")
-for setting in 'SystemdCgroup = true' 'config_path = "/etc/containerd/certs.d"' "= \\"$pause\\""; do
+for setting in 'SystemdCgroup = true' "restrict_oom_score_adj = $restrict_oom" 'config_path = "/etc/containerd/certs.d"' "= \\"$pause\\""; do
   if ! grep -qF "$setting" <<<"$wanted"; then
     echo "containerd's default config has no place for: $setting (containerd $(containerd --version))" >&2
     exit 1
@@ -331,14 +340,23 @@ function preflightFlag(allowCgroupV1: boolean): string {
 
 const TOKEN_LINE = { name: "token", slot: TOKEN_SLOT, pattern: "^[a-z0-9]{6}\\.[a-z0-9]{16}$", what: "the bootstrap token" };
 
+/** Where the node remembers which kubeadm steps this program started and finished (tests point it elsewhere). */
+const MARKS_DIR = '${KUBEADM_ISTIO_LAB_MARKS:-/var/lib/kubeadm-istio-lab}';
+
 /**
- * One kubeadm step that runs once (skipped when `doneFile` exists): its secrets are read from stdin,
- * checked, and filled into the config's slots by bash itself, so no secret is ever on a command line.
+ * One kubeadm step that runs once: its secrets are read from stdin, checked, and filled into the
+ * config's slots by bash itself, so no secret is ever on a command line. A step this program finished
+ * is skipped; one it started and did not finish (a failed `up`) is reset and run again, so retrying
+ * `up` works; kubeadm state it did not make (`doneFile` from an earlier version or by hand) is adopted
+ * when `liveCheck` passes and refused otherwise, never reset.
  */
 function kubeadmStep(step: {
+  mark: string;
   title: string;
   doneFile: string;
   doneMessage: string;
+  /** Succeeds when the existing kubeadm state is a live cluster member. */
+  liveCheck: string;
   secrets: { name: string; slot: string; pattern: string; what: string }[];
   config: string;
   /** More slots, filled from a shell expression: [slot, expression]. */
@@ -351,11 +369,25 @@ function kubeadmStep(step: {
   return script(
     step.title,
     `
-if [ -f ${step.doneFile} ]; then
+marks=${MARKS_DIR}
+if [ -f "$marks/${step.mark}.done" ]; then
   echo ${shQuote(step.doneMessage)}
   exit 0
 fi
 ${readSecrets(step.secrets)}
+if [ -f "$marks/${step.mark}.started" ]; then
+  echo ${shQuote(`an earlier ${step.title} on this machine did not finish: kubeadm reset, then again`)}
+  kubeadm reset --force
+  rm -rf /etc/cni/net.d
+elif [ -f ${step.doneFile} ]; then
+  if ${step.liveCheck}; then
+    mkdir -p "$marks" && touch "$marks/${step.mark}.done"
+    echo ${shQuote(`${step.doneMessage} (${step.doneFile} made by an earlier run or by hand)`)}
+    exit 0
+  fi
+  echo ${shQuote(`${step.doneFile} exists but its cluster does not answer; this program did not make it and will not reset it: run kubeadm reset --force on this machine, then up again`)} >&2
+  exit 1
+fi
 config=$(mktemp)
 trap 'rm -f "$config"' EXIT
 chmod 600 "$config"
@@ -365,7 +397,9 @@ EOF
 )
 ${fill}
 printf '%s\\n' "$template" > "$config"
+mkdir -p "$marks" && touch "$marks/${step.mark}.started"
 ${step.command}
+touch "$marks/${step.mark}.done" && rm -f "$marks/${step.mark}.started"
 `,
   );
 }
@@ -373,9 +407,11 @@ ${step.command}
 /** `kubeadm init` once (secrets on stdin: initStdin); a control plane that already has admin.conf is left alone. */
 export function kubeadmInitScript(p: InitParams): string {
   return kubeadmStep({
+    mark: "init",
     title: "kubeadm init",
     doneFile: "/etc/kubernetes/admin.conf",
     doneMessage: "control plane already initialised",
+    liveCheck: "kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw /readyz --request-timeout=10s >/dev/null 2>&1",
     secrets: [
       TOKEN_LINE,
       { name: "certificate_key", slot: CERTIFICATE_KEY_SLOT, pattern: "^[a-f0-9]{64}$", what: "the certificate key (64 hex digits)" },
@@ -443,9 +479,11 @@ nodeRegistration:
 /** `kubeadm join` once (secrets on stdin: joinStdin); a node that already has kubelet.conf has joined. */
 export function kubeadmJoinScript(p: JoinParams): string {
   return kubeadmStep({
+    mark: "join",
     title: `kubeadm join ${p.nodeName}`,
     doneFile: "/etc/kubernetes/kubelet.conf",
     doneMessage: "node already joined",
+    liveCheck: `kubectl --kubeconfig /etc/kubernetes/kubelet.conf get node ${shQuote(p.nodeName)} --request-timeout=10s >/dev/null 2>&1`,
     secrets: [
       TOKEN_LINE,
       { name: "ca_cert_hash", slot: CA_HASH_SLOT, pattern: "^sha256:[a-f0-9]{64}$", what: "the CA certificate hash (sha256:<hex>)" },
@@ -484,6 +522,7 @@ if command -v kubeadm >/dev/null 2>&1 && [ -d /etc/kubernetes ]; then
 fi
 # kubeadm reset leaves CNI config and Weave's state behind; a later join would reuse them.
 rm -rf /etc/cni/net.d /var/lib/weave
+rm -rf "${MARKS_DIR}"
 `,
   );
 }

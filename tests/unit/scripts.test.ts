@@ -112,8 +112,11 @@ test("swap stays off after a reboot, and the kernel modules and sysctls are pers
 });
 
 test("init and join are guarded, so a second run changes nothing", () => {
-  expect(scripts["kubeadm init"]).toMatch(/if \[ -f \/etc\/kubernetes\/admin\.conf \]; then[\s\S]*exit 0/);
-  expect(scripts["kubeadm join"]).toMatch(/if \[ -f \/etc\/kubernetes\/kubelet\.conf \]; then[\s\S]*exit 0/);
+  expect(scripts["kubeadm init"]).toMatch(/if \[ -f "\$marks\/init\.done" \]; then[\s\S]*exit 0/);
+  expect(scripts["kubeadm join"]).toMatch(/if \[ -f "\$marks\/join\.done" \]; then[\s\S]*exit 0/);
+  // State this program did not make is adopted only while its cluster answers.
+  expect(scripts["kubeadm init"]).toMatch(/elif \[ -f \/etc\/kubernetes\/admin\.conf \]; then\n  if kubectl --kubeconfig \/etc\/kubernetes\/admin\.conf get --raw \/readyz/);
+  expect(scripts["kubeadm join"]).toMatch(/elif \[ -f \/etc\/kubernetes\/kubelet\.conf \]; then\n  if kubectl --kubeconfig \/etc\/kubernetes\/kubelet\.conf get node 'sansa'/);
   expect(scripts["kubeadm init"]).toMatch(/--skip-token-print/);
 });
 
@@ -166,6 +169,7 @@ describe("offline sources (sources.* in stack config)", () => {
   sandbox_image = "registry.k8s.io/pause:3.8"
   [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
     SystemdCgroup = false
+  restrict_oom_score_adj = false
   [plugins."io.containerd.grpc.v1.cri".registry]
     config_path = ""
 `,
@@ -174,6 +178,8 @@ describe("offline sources (sources.* in stack config)", () => {
   sandbox = 'registry.k8s.io/pause:3.10.1'
 [plugins.'io.containerd.cri.v1.images'.registry]
   config_path = ''
+[plugins.'io.containerd.cri.v1.runtime']
+  restrict_oom_score_adj = false
 [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
   sandboxer = 'podsandbox'
   [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
@@ -206,6 +212,9 @@ describe("offline sources (sources.* in stack config)", () => {
     const sandboxKey = major === "1.7" ? "sandbox_image" : "sandbox";
     expect(mirrored).toContain(`  ${sandboxKey} = "10.213.0.1:5000/pause:3.10.2"\n`);
     expect(mirrored).toContain("SystemdCgroup = true");
+    // The script reads its own capabilities: the expectation follows this process's CAP_SYS_RESOURCE.
+    const capEff = BigInt(`0x${/^CapEff:\s*(\S+)/m.exec(fs.readFileSync("/proc/self/status", "utf8"))?.[1] ?? "0"}`);
+    expect(mirrored).toContain(`restrict_oom_score_adj = ${(capEff >> 24n) & 1n ? "false" : "true"}`);
     expect(mirrored).not.toMatch(/config_path = (''|"")/);
     expect(mirrored.match(/config_path = "\/etc\/containerd\/certs\.d"/g)?.length).toBe(major === "1.7" ? 1 : 2);
     if (major === "2.2") expect(mirrored).toContain("sandboxer = 'podsandbox'");
@@ -248,17 +257,44 @@ describe("secrets reach kubeadm through stdin, never through a script's text or 
   const caCertHash = "sha256:" + "b".repeat(64);
   // A fake kubeadm that prints the config file it was given, run from a private PATH.
   // The cgroup file system type `stat -fc %T /sys/fs/cgroup` reports (cgroup2fs on cgroup v2).
-  const runWithFakeKubeadm = (script: string, stdin: string, cgroupFs = "cgroup2fs") => {
+  // marks: the folder where the scripts record started and finished steps (a fresh one by default).
+  const runWithFakeKubeadm = (script: string, stdin: string, cgroupFs = "cgroup2fs", marks?: string) => {
     const bin = execFileSync("mktemp", ["-d"], { encoding: "utf8" }).trim();
     try {
-      execFileSync("bash", ["-c", `printf '%s\\n' '#!/usr/bin/env bash' 'if [ "$1" = version ]; then echo v1.36.3; exit 0; fi' 'echo "args: $*"; cat "$3"' > ${bin}/kubeadm; chmod +x ${bin}/kubeadm`]);
+      execFileSync("bash", ["-c", `printf '%s\\n' '#!/usr/bin/env bash' 'if [ "$1" = version ]; then echo v1.36.3; exit 0; fi' 'if [ "$1" = reset ]; then echo "args: $*"; exit 0; fi' 'echo "args: $*"; cat "$3"' > ${bin}/kubeadm; chmod +x ${bin}/kubeadm`]);
       execFileSync("bash", ["-c", `printf '%s\\n' '#!/usr/bin/env bash' 'echo ${cgroupFs}' > ${bin}/stat; chmod +x ${bin}/stat`]);
-      // The guards look for files under /etc/kubernetes; this machine has none.
-      return spawnSync("bash", ["-c", script], { input: stdin, encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+      // The guards also look for files under /etc/kubernetes; this machine has none.
+      const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, KUBEADM_ISTIO_LAB_MARKS: marks ?? `${bin}/marks` };
+      return spawnSync("bash", ["-c", script], { input: stdin, encoding: "utf8", env });
     } finally {
       execFileSync("rm", ["-rf", bin]);
     }
   };
+
+  test("a finished init is skipped; one that failed half way (a failed up) is reset and run again", () => {
+    const marks = fs.mkdtempSync("/tmp/lab-marks-");
+    try {
+      fs.writeFileSync(`${marks}/init.started`, "");
+      const retry = runWithFakeKubeadm(scripts["kubeadm init"], initStdin(init), "cgroup2fs", marks);
+      expect(retry.status).toBe(0);
+      expect(retry.stdout).toMatch(/did not finish: kubeadm reset, then again\nargs: reset --force\n[\s\S]*args: init --config/);
+      expect(fs.readdirSync(marks)).toEqual(["init.done"]);
+      const again = runWithFakeKubeadm(scripts["kubeadm init"], initStdin(init), "cgroup2fs", marks);
+      expect(again.stdout).toBe("control plane already initialised\n");
+      // A kubeadm that fails leaves the step marked started, for the next run to reset.
+      fs.rmSync(`${marks}/init.done`);
+      fs.mkdirSync(`${marks}/bin`);
+      fs.writeFileSync(`${marks}/bin/kubeadm`, '#!/bin/sh\n[ "$1" = version ] && echo v1.36.3 && exit 0\necho "wait-control-plane: timed out" >&2; exit 1\n', { mode: 0o755 });
+      const failing = spawnSync("bash", ["-c", scripts["kubeadm init"]], {
+        input: initStdin(init), encoding: "utf8", env: { ...process.env, PATH: `${marks}/bin:${process.env.PATH}`, KUBEADM_ISTIO_LAB_MARKS: marks },
+      });
+      expect(failing.stderr).toContain("wait-control-plane: timed out");
+      expect(failing.status).toBe(1);
+      expect(fs.readdirSync(marks).filter((f) => f.startsWith("init."))).toEqual(["init.started"]);
+    } finally {
+      fs.rmSync(marks, { recursive: true, force: true });
+    }
+  });
 
   test("no script holds a token, certificate key or CA hash", () => {
     const all = Object.values(scripts).join("\n");
