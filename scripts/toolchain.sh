@@ -312,6 +312,19 @@ build_etcd() {
   cd - >/dev/null
 }
 
+# The v3.68 language host takes Pulumi.yaml's runtime options only as flags: PATH gets a launcher
+# (scripts/language-host.sh, copied beside the binary) that reads them and passes them. Copied on every
+# run, so a changed launcher takes effect without a rebuild.
+install_language_launcher() {
+  want pulumi-language-nodejs || return 0
+  local dir=$TOOLS_DIR/pulumi-language-nodejs-$PULUMI_LANGUAGE_NODEJS_VERSION
+  [[ -x $dir/pulumi-language-nodejs ]] || die "pulumi-language-nodejs: no binary in $dir"
+  cp "$SCRIPT_DIR/language-host.sh" "$dir/launcher.tmp"
+  chmod 755 "$dir/launcher.tmp"
+  mv -f "$dir/launcher.tmp" "$dir/launcher"
+  link_tool "$dir/launcher" pulumi-language-nodejs
+}
+
 # One wrapper module for the three control-plane binaries: k8s.io/kubernetes with its staging
 # replaces (./staging/src/k8s.io/X) pointed at the published k8s.io/X modules.
 KUBE_WORK=$BUILD_DIR/kubernetes-$KUBERNETES_VERSION
@@ -490,6 +503,7 @@ lane_engine() {
   build_tool pulumi "$PULUMI_VERSION" "cold builds take ~8 min" build_pulumi
   build_tool pulumi-language-nodejs "$PULUMI_LANGUAGE_NODEJS_VERSION" "cold builds take ~1 min" \
     build_language_nodejs
+  install_language_launcher
   build_tool pulumi-resource-kubernetes "$PULUMI_KUBERNETES_VERSION" "cold builds take ~9 min" \
     build_kubernetes_provider
   build_tool istioctl "$ISTIO_MODULE_VERSION" "cold builds take ~5 min" build_istioctl

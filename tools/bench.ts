@@ -1,14 +1,14 @@
 // Benchmark (not a test): what a routing flip costs through the Pulumi CLI, against a one-resource
 // TypeScript program run the same way (the engine's floor), and how it grows with the number of services.
 // Every program is a project on disk run by `pulumi` with the repository's Pulumi.yaml runtime options and
-// tsconfig.json, in the environment a user has (no PULUMI_NODEJS_TRANSPILE_ONLY), a file backend each, on
+// tsconfig.json, in the environment a user has, a file backend each, on
 // one local cluster. The operations of all projects are interleaved round by round, and each ratio is
 // taken between runs of the same round, so that it compares runs made side by side under the same load.
 //   npm run bench -- [--runs 5] [--scale 4,200] [--breakdown] [--compare-ts] [--compare-parallel-diff]
 // --breakdown   after the rounds, one traced flip of each project: where its time goes
-// --compare-ts  also the program and the one-resource program type-checked by ts-node (ts-node's
-//               default, the engine's behaviour before tsconfig.json's "ts-node" section) and transpiled
-//               without the cache (transpileOnly alone), on the same stacks, through PULUMI_NODEJS_TSCONFIG_PATH
+// --compare-ts  also the program and the one-resource program run by ts-node (Pulumi.yaml `typescript:
+//               true`, transpile-only with the project's cached transpiler: the engine's path before
+//               tools/ts-register.js), on the same stacks, from a copy of the project folder
 // --compare-parallel-diff  also the program and the largest synthetic program with PULUMI_PARALLEL_DIFF=true
 import * as fs from "fs";
 import * as os from "os";
@@ -57,23 +57,23 @@ interface BenchStack {
   dispose(): Promise<void>;
 }
 
-/** What a row of the report measures: a stack, run with extra environment (a variant) or without. */
+/** What a row of the report measures: a stack, run with extra environment or from another folder (a variant). */
 interface Project {
   label: string;
   stack: BenchStack;
   env: Record<string, string>;
+  /** A project folder other than the stack's: the same program and stack with other runtime options. */
+  dir?: string;
 }
 
-/** The environment of a user's engine run: the tests' backend and plugins, but no TRANSPILE_ONLY override. */
+/** The environment of a user's engine run, with the tests' backend and plugins. */
 function userEnv(stateDir: string): Record<string, string> {
-  const env = engineEnv(stateDir);
-  delete env.PULUMI_NODEJS_TRANSPILE_ONLY;
-  return env;
+  return engineEnv(stateDir);
 }
 
 async function pulumi(p: Project, args: string[]): Promise<string> {
   const { stdout } = await run(toolPath("pulumi"), [...args, "--stack", p.stack.name, "--non-interactive"], {
-    cwd: p.stack.dir,
+    cwd: p.dir ?? p.stack.dir,
     env: { ...process.env, ...p.env },
     timeoutMs: 20 * 60_000,
   });
@@ -100,8 +100,7 @@ async function labStack(cluster: LocalCluster): Promise<BenchStack> {
 /** A TypeScript project in a temp folder with the repository's runtime options, tsconfig and packages. */
 async function scratchStack(name: string, program: string, kubeconfigPath: string): Promise<BenchStack> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `lab-bench-${name}-`));
-  const repoProject = parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8")) as { runtime: unknown };
-  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), stringify({ name, runtime: repoProject.runtime, main: "index.ts" }));
+  fs.writeFileSync(path.join(dir, "Pulumi.yaml"), stringify({ name, runtime: repoRuntime(), main: "index.ts" }));
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name, private: true, main: "index.ts" }));
   // `extends` keeps every compiler and ts-node option of the repository's tsconfig.json.
   fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({ extends: path.join(REPO_ROOT, "tsconfig.json"), include: ["index.ts"] }));
@@ -127,15 +126,30 @@ async function scratchStack(name: string, program: string, kubeconfigPath: strin
   return s;
 }
 
+interface Runtime {
+  name: string;
+  options: { typescript?: boolean; nodeargs?: string };
+}
+
+/** The repository's runtime options, with the loader's path made absolute so that they work from any folder. */
+function repoRuntime(): Runtime {
+  const runtime = (parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8")) as { runtime: Runtime }).runtime;
+  const nodeargs = runtime.options.nodeargs?.replace("./tools/", `${path.join(REPO_ROOT, "tools")}/`);
+  return { ...runtime, options: { ...runtime.options, ...(nodeargs === undefined ? {} : { nodeargs }) } };
+}
+
 /**
- * A tsconfig for PULUMI_NODEJS_TSCONFIG_PATH: the repository's, with another "ts-node" section (typeRoots
- * from the repository, as the file lives elsewhere). `transpiler: null` drops the repository's transpiler.
+ * A copy of a project folder run by ts-node: every entry a symlink to the original (same program, stack
+ * config and state), but a Pulumi.yaml with `typescript: true` and no loader.
  */
-function tsconfigVariant(dir: string, name: string, tsNode: { transpileOnly: boolean; transpiler: null }): string {
-  const file = path.join(dir, `tsconfig.${name}.json`);
-  const typeRoots = [path.join(REPO_ROOT, "node_modules", "@types")];
-  fs.writeFileSync(file, JSON.stringify({ extends: path.join(REPO_ROOT, "tsconfig.json"), compilerOptions: { typeRoots }, "ts-node": tsNode }));
-  return file;
+function tsNodeVariant(dir: string): string {
+  const copy = fs.mkdtempSync(path.join(os.tmpdir(), "lab-bench-ts-node-"));
+  for (const entry of fs.readdirSync(dir)) {
+    if (entry !== "Pulumi.yaml") fs.symlinkSync(path.join(dir, entry), path.join(copy, entry));
+  }
+  const project = parse(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")) as { runtime: Runtime };
+  fs.writeFileSync(path.join(copy, "Pulumi.yaml"), stringify({ ...project, runtime: { name: "nodejs", options: { typescript: true } } }));
+  return copy;
 }
 
 /** The engine's floor: one Kubernetes provider and one VirtualService, whose weights follow config. */
@@ -289,6 +303,7 @@ async function main(): Promise<void> {
   const stacks: BenchStack[] = [];
   const projects: Project[] = [];
   const firstUps: Row[] = [];
+  const variantDirs: string[] = [];
   const rows: Row[] = [];
   /** Pairs whose ratio the report prints: [numerator, denominator]. */
   const pairs: [string, string][] = [["program", "one resource"]];
@@ -308,14 +323,12 @@ async function main(): Promise<void> {
     const [small, large] = [Math.min(...SCALES), Math.max(...SCALES)];
     if (SCALES.length >= 2) pairs.push([`${large} services`, `${small} services`]);
     if (COMPARE_TS) {
-      const typecheck = tsconfigVariant(work, "typecheck", { transpileOnly: false, transpiler: null });
-      const transpile = tsconfigVariant(work, "transpile", { transpileOnly: true, transpiler: null });
       for (const [base, s] of [["program", lab], ["one resource", one]] as const) {
-        projects.push({ label: `${base}, type-checked`, stack: s, env: { ...s.env, PULUMI_NODEJS_TSCONFIG_PATH: typecheck } });
-        projects.push({ label: `${base}, transpiled uncached`, stack: s, env: { ...s.env, PULUMI_NODEJS_TSCONFIG_PATH: transpile } });
+        const dir = tsNodeVariant(s.dir);
+        variantDirs.push(dir);
+        projects.push({ label: `${base}, ts-node`, stack: s, env: s.env, dir });
       }
-      pairs.push(["program, type-checked", "one resource, type-checked"], ["program, transpiled uncached", "one resource, transpiled uncached"]);
-      pairs.push(["program, type-checked", "program"], ["program, transpiled uncached", "program"]);
+      pairs.push(["program, ts-node", "one resource, ts-node"], ["program, ts-node", "program"]);
     }
     if (COMPARE_PARALLEL_DIFF) {
       const withLarge: [string, BenchStack][] = [["program", lab], ...(SCALES.length > 0 ? [[`${large} services`, synthetic[SCALES.indexOf(large)]] as [string, BenchStack]] : [])];
@@ -326,7 +339,7 @@ async function main(): Promise<void> {
     }
 
     for (const s of stacks) {
-      const p = projects.find((x) => x.stack === s && x.env === s.env) as Project;
+      const p = projects.find((x) => x.stack === s && x.env === s.env && x.dir === undefined) as Project;
       stamp(`first up: ${p.label}`);
       const first: Row = { project: p.label, op: "first up", runs: [] };
       // The program's first up is traced: where its time goes is part of the report.
@@ -395,6 +408,7 @@ async function main(): Promise<void> {
     for (const s of stacks.reverse()) await s.dispose().catch((e: unknown) => stamp(`cleanup: ${String(e)}`));
     await cluster.stop();
     fs.rmSync(work, { recursive: true, force: true });
+    for (const dir of variantDirs) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

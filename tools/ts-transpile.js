@@ -1,9 +1,9 @@
 // @ts-check
-// The transpiler ts-node uses when the engine runs the program (tsconfig.json, "ts-node"): TypeScript's
-// own transpileModule, with each file's output kept in node_modules/.cache so that a run re-transpiles
-// only the files that changed. Type-checking is tsc's job (`npm test`, `npm run build`), not the engine's:
-// see docs/benchmarks.md for what each part saves. Plain JavaScript because ts-node loads it before it
-// can compile anything.
+// The project's transpile cache: TypeScript's own transpileModule, with each file's output kept in
+// node_modules/.cache so that a run re-transpiles only the files that changed. Used by the engine's runs
+// (tools/ts-register.js) and by the tools run under ts-node (tsconfig.json, "ts-node"). Type-checking is
+// tsc's job (`npm test`, `npm run build`), not theirs: see docs/benchmarks.md for what each part saves.
+// Plain JavaScript because it is loaded before anything can be compiled.
 "use strict";
 const crypto = require("crypto");
 const fs = require("fs");
@@ -46,6 +46,32 @@ function write(file, entry) {
   }
 }
 
+/**
+ * The output for one file: from the cache while the file, the compiler and its options are unchanged
+ * (`salt` names the last two), else from TypeScript's transpileModule. `load` gives the compiler and its
+ * options; it runs only on a miss, so a warm run never loads TypeScript.
+ * @param {string} salt
+ * @param {string} fileName
+ * @param {string} input
+ * @param {() => { ts: typeof import("typescript"), compilerOptions: import("typescript").CompilerOptions }} load
+ * @returns {{ outputText: string, sourceMapText?: string, diagnostics?: import("typescript").Diagnostic[] }}
+ */
+function transpileCached(salt, fileName, input, load) {
+  const cacheDir = process.env.LAB_TS_CACHE_DIR ?? CACHE_DIR;
+  // One entry per file and option set, replaced when the file changes: the cache does not grow with edits.
+  const file = path.join(cacheDir, `${sha256(salt + fileName).slice(0, 40)}.json`);
+  const digest = sha256(salt + fileName + "\0" + input);
+  const hit = read(file);
+  if (hit !== undefined && hit.digest === digest) return { outputText: hit.outputText, sourceMapText: hit.sourceMapText };
+  const { ts, compilerOptions } = load();
+  const out = ts.transpileModule(input, { fileName, compilerOptions, reportDiagnostics: true });
+  // Syntax errors are reported by the caller and never cached.
+  if ((out.diagnostics ?? []).length === 0) write(file, { digest, outputText: out.outputText, sourceMapText: out.sourceMapText });
+  return { outputText: out.outputText, sourceMapText: out.sourceMapText, diagnostics: out.diagnostics };
+}
+exports.transpileCached = transpileCached;
+
+/** ts-node's transpiler (tsconfig.json "ts-node"), for the tools that run under ts-node. */
 /** @type {import("ts-node").TranspilerFactory} */
 exports.create = ({ service }) => {
   /** @type {typeof import("typescript")} */
@@ -53,18 +79,9 @@ exports.create = ({ service }) => {
   const compilerOptions = service.config.options;
   // Output depends on the compiler, its options, the file's name (source map) and its text.
   const salt = `${ts.version}\0${JSON.stringify(compilerOptions)}\0`;
-  const cacheDir = process.env.LAB_TS_CACHE_DIR ?? CACHE_DIR;
   return {
     transpile(input, { fileName }) {
-      // One entry per file and option set, replaced when the file changes: the cache does not grow with edits.
-      const file = path.join(cacheDir, `${sha256(salt + fileName).slice(0, 40)}.json`);
-      const digest = sha256(salt + fileName + "\0" + input);
-      const hit = read(file);
-      if (hit !== undefined && hit.digest === digest) return { outputText: hit.outputText, sourceMapText: hit.sourceMapText };
-      const out = ts.transpileModule(input, { fileName, compilerOptions, reportDiagnostics: true });
-      // Syntax errors are reported by ts-node and never cached.
-      if ((out.diagnostics ?? []).length === 0) write(file, { digest, outputText: out.outputText, sourceMapText: out.sourceMapText });
-      return { outputText: out.outputText, sourceMapText: out.sourceMapText, diagnostics: out.diagnostics };
+      return transpileCached(salt, fileName, input, () => ({ ts, compilerOptions }));
     },
   };
 };

@@ -18,9 +18,6 @@ beforeAll(async () => {
   s = await createStack(`summary-${process.pid}`, "local", (c) => {
     c.cluster = { ...(c.cluster as object), kubeconfigPath: cluster.kubeconfigPath, reachabilityTimeoutSeconds: 3 };
   });
-  // The program is type-checked by `tsc --noEmit`; here ts-node only transpiles it (faster previews).
-  s.env.PULUMI_NODEJS_TRANSPILE_ONLY = "true";
-  s.stack.workspace.envVars.PULUMI_NODEJS_TRANSPILE_ONLY = "true";
   const up = await s.stack.up();
   expect(up.summary.result).toBe("succeeded");
 }, 300_000);

@@ -1,6 +1,7 @@
-// The engine runs the program through ts-node with tools/ts-transpile.js (tsconfig.json "ts-node"): its
-// output must be what ts-node's own transpile-only mode gives, served from the cache only while the file
-// is unchanged, and a syntax error must still fail the run.
+// The tools run under ts-node with tools/ts-transpile.js (tsconfig.json "ts-node"), whose cache the engine's
+// loader (tools/ts-register.js, tests/unit/register.test.ts) shares: its output must be what ts-node's own
+// transpile-only mode gives, served from the cache only while the file is unchanged, and a syntax error
+// must still fail the run.
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -21,8 +22,8 @@ afterAll(() => {
 });
 
 const tsconfig = path.join(ROOT, "tsconfig.json");
-/** ts-node as the engine gets it: the project's tsconfig, transpile-only, its "ts-node" transpiler. */
-const engine = (): Service => create({ project: tsconfig, transpileOnly: true });
+/** ts-node as the tools get it: the project's tsconfig, transpile-only, its "ts-node" transpiler. */
+const tools = (): Service => create({ project: tsconfig, transpileOnly: true });
 /** ts-node's built-in transpile-only mode: the same compiler options, no "ts-node" section. */
 const plain = (): Service => {
   const { compilerOptions } = JSON.parse(fs.readFileSync(tsconfig, "utf8")) as { compilerOptions: object };
@@ -33,7 +34,7 @@ const plain = (): Service => {
 
 const programFiles = ["index.ts", ...["config", "specs", "components"].flatMap((d) => fs.readdirSync(path.join(ROOT, d)).filter((f) => f.endsWith(".ts")).map((f) => `${d}/${f}`))];
 
-test("tsconfig.json runs the engine transpile-only with the project's transpiler", () => {
+test("tsconfig.json runs the tools transpile-only with the project's transpiler", () => {
   const text = fs.readFileSync(tsconfig, "utf8");
   const options = (JSON.parse(text) as { "ts-node"?: { transpileOnly?: boolean; transpiler?: string } })["ts-node"];
   expect(options).toEqual({ transpileOnly: true, transpiler: "./tools/ts-transpile.js" });
@@ -43,7 +44,7 @@ test("every program file transpiles exactly as ts-node's own transpile-only mode
   fs.rmSync(cacheDir, { recursive: true, force: true });
   const reference = plain();
   for (const round of ["cold", "warm"]) {
-    const service = engine();
+    const service = tools();
     for (const file of programFiles) {
       const name = path.join(ROOT, file);
       const code = fs.readFileSync(name, "utf8");
@@ -56,20 +57,20 @@ test("every program file transpiles exactly as ts-node's own transpile-only mode
 test("a warm cache serves the stored output; a changed file is transpiled again, in the same entry", () => {
   fs.rmSync(cacheDir, { recursive: true, force: true });
   const name = path.join(ROOT, "bench-probe.ts");
-  engine().compile("export const weight: number = 10;\n", name);
+  tools().compile("export const weight: number = 10;\n", name);
   const [entry] = fs.readdirSync(cacheDir);
   const file = path.join(cacheDir, entry);
   // Mark the stored output: a hit returns the mark, so the cache (not the compiler) answered.
   const stored = JSON.parse(fs.readFileSync(file, "utf8")) as { outputText: string };
   fs.writeFileSync(file, JSON.stringify({ ...stored, outputText: stored.outputText.replace("= 10", "= 11") }));
-  expect(engine().compile("export const weight: number = 10;\n", name)).toContain("exports.weight = 11;");
-  expect(engine().compile("export const weight: number = 50;\n", name)).toContain("exports.weight = 50;");
+  expect(tools().compile("export const weight: number = 10;\n", name)).toContain("exports.weight = 11;");
+  expect(tools().compile("export const weight: number = 50;\n", name)).toContain("exports.weight = 50;");
   expect(fs.readdirSync(cacheDir)).toEqual([entry]);
 });
 
 test("a syntax error fails the run and is not cached", () => {
   fs.rmSync(cacheDir, { recursive: true, force: true });
   const name = path.join(ROOT, "bench-broken.ts");
-  expect(() => engine().compile("export const weight = (10;\n", name)).toThrow(/TS1005/);
+  expect(() => tools().compile("export const weight = (10;\n", name)).toThrow(/TS1005/);
   expect(fs.existsSync(cacheDir) ? fs.readdirSync(cacheDir) : []).toEqual([]);
 });

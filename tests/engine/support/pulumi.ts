@@ -37,8 +37,6 @@ export function engineEnv(stateDir: string): Record<string, string> {
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     PULUMI_SKIP_CONFIRMATIONS: "true",
-    // `npm test` type-checks with tsc first; the engine need not type-check again on every run.
-    PULUMI_NODEJS_TRANSPILE_ONLY: "true",
   };
 }
 
