@@ -29,6 +29,7 @@ sources_dir() {
   key=$( {
     for v in "${SOURCES_VERSION_VARS[@]}"; do echo "$v=${!v}"; done
     sources_src_hash
+    coredns_key
     (cd "$SOURCES_SRC/packaging" && LC_ALL=C sha256sum ./*)
     sha256sum <"$SCRIPT_DIR/toolchain-sources.sh"
   } | sha256sum | cut -c1-16)
@@ -97,8 +98,16 @@ build_containerd() {
     "$m/cmd/containerd@$v" "$m/cmd/containerd-shim-runc-v2@$v" "$m/cmd/ctr@$v"
 }
 
+# CoreDNS from the module tests/rig/coredns: coremain with only the plugins kubeadm's Corefile names.
+COREDNS_SRC=$(cd "$SCRIPT_DIR/../tests/rig/coredns" && pwd)
+coredns_key() {
+  echo "$COREDNS_VERSION-$(cd "$COREDNS_SRC" && cat main.go go.mod go.sum | sha256sum | cut -c1-8)"
+}
 build_coredns() {
-  go_install_many "coredns $COREDNS_VERSION" "$1" "$2" "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION"
+  grep -q "^require github.com/coredns/coredns $COREDNS_VERSION\$" "$COREDNS_SRC/go.mod" ||
+    die "tests/rig/coredns/go.mod does not require github.com/coredns/coredns $COREDNS_VERSION (scripts/versions.env):
+  run (cd tests/rig/coredns && go get github.com/coredns/coredns@$COREDNS_VERSION && go mod tidy)"
+  (cd "$COREDNS_SRC" && run_go "coredns $COREDNS_VERSION" go build -trimpath -ldflags "-s -w" -o "$1/coredns" .)
 }
 
 build_etcd_image_bin() {
@@ -264,7 +273,7 @@ images_plan() {
    "files": [{"src": "$TOOLS_DIR/etcd-image-$ETCD_IMAGE_VERSION/etcd", "dst": "/usr/local/bin/etcd"},
              {"src": "$TOOLS_DIR/etcd-image-$ETCD_IMAGE_VERSION/etcdctl", "dst": "/usr/local/bin/etcdctl"}]},
   {"ref": "coredns:$COREDNS_VERSION", "entrypoint": ["/coredns"], "user": "65532:65532", "ports": ["53/tcp", "53/udp"],
-   "files": [{"src": "$TOOLS_DIR/coredns-$COREDNS_VERSION/coredns", "dst": "/coredns"}]},
+   "files": [{"src": "$TOOLS_DIR/coredns-$(coredns_key)/coredns", "dst": "/coredns"}]},
   {"ref": "pause:$PAUSE_VERSION", "entrypoint": ["/pause"], "user": "65535:65535",
    "files": [{"src": "$TOOLS_DIR/sources-bin-$(sources_src_hash)/pause", "dst": "/pause"}]}
 ]
@@ -332,7 +341,7 @@ build_sources() {
   build_artifact crictl "$CRI_TOOLS_VERSION" "cold builds take ~1-2 min" build_crictl
   build_artifact cni-plugins "$CNI_PLUGINS_VERSION" "cold builds take ~2 min" build_cni_plugins
   build_artifact containerd "$CONTAINERD_VERSION" "cold builds take ~3 min" build_containerd
-  build_artifact coredns "$COREDNS_VERSION" "cold builds take ~4 min" build_coredns
+  build_artifact coredns "$(coredns_key)" "cold builds take ~3 min" build_coredns
   build_artifact etcd-image "$ETCD_IMAGE_VERSION" "cold builds take ~1-2 min" build_etcd_image_bin
   build_artifact sources-bin "$(sources_src_hash)" "seconds warm" build_sources_bin
   assemble_sources

@@ -6,9 +6,9 @@
 // taken between runs of the same round, so that it compares runs made side by side under the same load.
 //   npm run bench -- [--runs 5] [--scale 4,200] [--breakdown] [--compare-ts] [--compare-parallel-diff]
 // --breakdown   after the rounds, one traced flip of each project: where its time goes
-// --compare-ts  also the program and the one-resource program run by ts-node (Pulumi.yaml `typescript:
-//               true`, transpile-only with the project's cached transpiler: the engine's path before
-//               tools/ts-register.js), on the same stacks, from a copy of the project folder
+// --compare-ts  also every project run by ts-node (Pulumi.yaml `typescript: true`, transpile-only with the
+//               project's cached transpiler: the engine's path before tools/ts-register.js), on the same
+//               stacks, from a copy of the project folder
 // --compare-parallel-diff  also the program and the largest synthetic program with PULUMI_PARALLEL_DIFF=true
 import * as fs from "fs";
 import * as os from "os";
@@ -66,9 +66,9 @@ interface Project {
   dir?: string;
 }
 
-/** The environment of a user's engine run, with the tests' backend and plugins. */
+/** The environment of a user's engine run, with the tests' backend and plugins (and the CLI's debug flags: --event-log). */
 function userEnv(stateDir: string): Record<string, string> {
-  return engineEnv(stateDir);
+  return { ...engineEnv(stateDir), PULUMI_DEBUG_COMMANDS: "true" };
 }
 
 async function pulumi(p: Project, args: string[]): Promise<string> {
@@ -184,10 +184,12 @@ const canary = (w: number) =>
   parseLabConfig({ cluster: { provision: false, kubeconfigPath: "/k" }, traffic: { reviews: { canary: "v2", weight: w } }, hasSshPrivateKey: false, hasKubeconfig: false }).traffic.reviews;
 const provider = new k8s.Provider("local", { kubeconfig: pulumi.secret(fs.readFileSync(config.require("kubeconfigPath"), "utf8")) });
 const ns = new k8s.core.v1.Namespace("bench", { metadata: { name: "bench-${services}" } }, { provider });
+// Config is parsed once, as the program parses it: two routings, the flipped one and the rest's.
+const [flipped, steady] = [canary(weight), canary(10)];
 for (let i = 0; i < ${services}; i++) {
   const host = \`svc-\${i}\`;
   // Only the first service's weight follows config: a flip is one update among ${services} services.
-  const vs = buildVirtualService(host, canary(i === 0 ? weight : 10), "bench-${services}");
+  const vs = buildVirtualService(host, i === 0 ? flipped : steady, "bench-${services}");
   const dr = buildDestinationRule(host, "bench-${services}", ["v1", "v2"]);
   for (const o of [dr, vs]) {
     new k8s.apiextensions.CustomResource(\`\${o.kind}-\${host}\`, { apiVersion: o.apiVersion, kind: o.kind, metadata: o.metadata, spec: o.spec }, { provider, dependsOn: [ns] });
@@ -323,12 +325,15 @@ async function main(): Promise<void> {
     const [small, large] = [Math.min(...SCALES), Math.max(...SCALES)];
     if (SCALES.length >= 2) pairs.push([`${large} services`, `${small} services`]);
     if (COMPARE_TS) {
-      for (const [base, s] of [["program", lab], ["one resource", one]] as const) {
+      const bases: [string, BenchStack][] = [["program", lab], ["one resource", one], ...SCALES.map((n, k): [string, BenchStack] => [`${n} services`, synthetic[k]])];
+      for (const [base, s] of bases) {
         const dir = tsNodeVariant(s.dir);
         variantDirs.push(dir);
         projects.push({ label: `${base}, ts-node`, stack: s, env: s.env, dir });
+        pairs.push([`${base}, ts-node`, base]);
       }
-      pairs.push(["program, ts-node", "one resource, ts-node"], ["program, ts-node", "program"]);
+      pairs.push(["program, ts-node", "one resource, ts-node"]);
+      if (SCALES.length >= 2) pairs.push([`${large} services, ts-node`, `${small} services, ts-node`]);
     }
     if (COMPARE_PARALLEL_DIFF) {
       const withLarge: [string, BenchStack][] = [["program", lab], ...(SCALES.length > 0 ? [[`${large} services`, synthetic[SCALES.indexOf(large)]] as [string, BenchStack]] : [])];
