@@ -4,12 +4,14 @@
 // tsconfig.json, in the environment a user has, a file backend each, on
 // one local cluster. The operations of all projects are interleaved round by round, and each ratio is
 // taken between runs of the same round, so that it compares runs made side by side under the same load.
-//   npm run bench -- [--runs 5] [--scale 4,200] [--breakdown] [--compare-ts] [--compare-parallel-diff]
+//   npm run bench -- [--runs 5] [--scale 4,200] [--breakdown] [--compare-ts] [--compare-parallel-diff] [--compare-sdk]
 // --breakdown   after the rounds, one traced flip of each project: where its time goes
 // --compare-ts  also every project run by ts-node (Pulumi.yaml `typescript: true`, transpile-only with the
 //               project's cached transpiler: the engine's path before tools/ts-register.js), on the same
 //               stacks, from a copy of the project folder
 // --compare-parallel-diff  also the program and the largest synthetic program with PULUMI_PARALLEL_DIFF=true
+// --compare-sdk also the synthetic programs with two per-resource costs of the Node SDK removed
+//               (tools/bench-sdk-trimmed.js): what an upstream change would buy, not a user's path
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -19,6 +21,7 @@ import { buildVirtualService } from "../specs/routes";
 import { kubectlPath, run, startCluster, LocalCluster, REPO_ROOT, toolPath } from "../tests/engine/support/cluster";
 import { createStack, engineEnv, PROJECT } from "../tests/engine/support/pulumi";
 import { UsageError, runTool } from "./cli";
+import { CpuSampler } from "./proc-cpu";
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -29,6 +32,7 @@ const SCALES = arg("scale", "4,200").split(",").filter((s) => s !== "" && s !== 
 const BREAKDOWN = process.argv.includes("--breakdown");
 const COMPARE_TS = process.argv.includes("--compare-ts");
 const COMPARE_PARALLEL_DIFF = process.argv.includes("--compare-parallel-diff");
+const COMPARE_SDK = process.argv.includes("--compare-sdk");
 
 function stamp(msg: string): void {
   process.stderr.write(`[bench] ${new Date().toISOString().slice(11, 19)} ${msg}\n`);
@@ -229,14 +233,35 @@ function spansOf(file: string): Span[] {
   return out;
 }
 
+/** A process of an engine run, named for the report: the program's node process apart from other node processes. */
+function processLabel(pid: number, comm: string): string {
+  let argv: string[] = [];
+  try {
+    argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  } catch {
+    return comm;
+  }
+  // An exited process that is not yet reaped has an empty command line.
+  const name = argv[0] ? path.basename(argv[0]) : comm;
+  if (name !== "node") return name === "pulumi" ? "pulumi (CLI and engine)" : name;
+  return argv.some((a) => a.includes(path.join("@pulumi", "pulumi", "cmd", "run"))) ? "node: the program" : "node: other";
+}
+
 /** One `up` of `p` with an OpenTelemetry trace, reduced to where its time went (docs/benchmarks.md reads this). */
-async function breakdown(p: Project, what: string): Promise<number> {
+async function breakdown(p: Project, what: string, cluster: LocalCluster): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lab-bench-trace-"));
   const file = path.join(dir, "trace.json");
   try {
     const start = Date.now();
     const events = path.join(dir, "events.jsonl");
-    await pulumi(p, ["up", "--yes", "--skip-preview", "--otel-traces", `file://${file}`, "--event-log", events]);
+    const cpu = new CpuSampler(processLabel, { watch: { "kube-apiserver": cluster.pids["kube-apiserver"], etcd: cluster.pids.etcd } });
+    try {
+      await pulumi(p, ["up", "--yes", "--skip-preview", "--otel-traces", `file://${file}`, "--event-log", events]);
+    } finally {
+      // Which process is busy: on 2 cores, the one whose CPU nears the wall time sets the pace.
+      const busy = cpu.stop();
+      stamp(`  CPU s by process: ${busy.filter(([, s]) => s >= 0.01).map(([l, s]) => `${l} ${s.toFixed(2)}`).join(", ")}`);
+    }
     const wall = Date.now() - start;
     const spans = spansOf(file);
     const t0 = Math.min(...spans.map((s) => s.start));
@@ -295,7 +320,7 @@ const OPS = ["preview of a flip", "up of a flip", "no-op up"] as const;
 
 async function main(): Promise<void> {
   if (!Number.isInteger(RUNS) || RUNS < 1 || SCALES.some((n) => !Number.isInteger(n) || n < 1)) {
-    throw new UsageError("usage: npm run bench -- [--runs N] [--scale 4,200|none] [--breakdown] [--compare-ts] [--compare-parallel-diff]");
+    throw new UsageError("usage: npm run bench -- [--runs N] [--scale 4,200|none] [--breakdown] [--compare-ts] [--compare-parallel-diff] [--compare-sdk]");
   }
   const loadAtStart = loadavg();
   stamp(`load average at start (1, 5, 15 min): ${loadAtStart}`);
@@ -343,12 +368,21 @@ async function main(): Promise<void> {
       }
     }
 
+    if (COMPARE_SDK) {
+      const trimmed = { NODE_OPTIONS: `--require ${path.join(REPO_ROOT, "tools", "bench-sdk-trimmed.js")}` };
+      SCALES.forEach((n, k) => {
+        projects.push({ label: `${n} services, SDK trimmed`, stack: synthetic[k], env: { ...synthetic[k].env, ...trimmed } });
+        pairs.push([`${n} services, SDK trimmed`, `${n} services`]);
+      });
+      if (SCALES.length >= 2) pairs.push([`${large} services, SDK trimmed`, `${small} services, SDK trimmed`]);
+    }
+
     for (const s of stacks) {
       const p = projects.find((x) => x.stack === s && x.env === s.env && x.dir === undefined) as Project;
       stamp(`first up: ${p.label}`);
       const first: Row = { project: p.label, op: "first up", runs: [] };
       // The program's first up is traced: where its time goes is part of the report.
-      if (s === lab) first.runs.push(await breakdown(p, "program: first up"));
+      if (s === lab) first.runs.push(await breakdown(p, "program: first up", cluster));
       else await timed(first, () => pulumi(p, ["up", "--yes", "--skip-preview"]));
       firstUps.push(first);
     }
@@ -356,6 +390,16 @@ async function main(): Promise<void> {
       let r = rows.find((x) => x.project === project && x.op === op);
       if (!r) rows.push((r = { project, op, runs: [] }));
       return r;
+    };
+    // CPU seconds of each process of a flip's up, by project and process: on 2 cores the engine run is
+    // CPU-bound, so what grows with the mesh is read here rather than in wall times.
+    const cpu = new Map<string, Map<string, number[]>>();
+    const cpuOf = (project: string, label: string): number[] => {
+      const by = cpu.get(project) ?? new Map<string, number[]>();
+      cpu.set(project, by);
+      const list = by.get(label) ?? [];
+      by.set(label, list);
+      return list;
     };
     const loads: number[] = [];
     for (let i = 0; i < RUNS; i++) {
@@ -368,7 +412,12 @@ async function main(): Promise<void> {
       }
       for (const p of order) {
         await setWeight(p, other(p.stack.applied));
-        await timed(row(p.label, "up of a flip"), () => pulumi(p, ["up", "--yes", "--skip-preview"]));
+        const sampler = new CpuSampler(processLabel, { watch: { "kube-apiserver": cluster.pids["kube-apiserver"], etcd: cluster.pids.etcd } });
+        try {
+          await timed(row(p.label, "up of a flip"), () => pulumi(p, ["up", "--yes", "--skip-preview"]));
+        } finally {
+          for (const [label, seconds] of sampler.stop()) cpuOf(p.label, label).push(seconds);
+        }
         p.stack.applied = p.stack.configured;
       }
       for (const p of order) await timed(row(p.label, "no-op up"), () => pulumi(p, ["up", "--yes", "--skip-preview"]));
@@ -383,7 +432,7 @@ async function main(): Promise<void> {
       // A traced flip of each project, after the rounds so that tracing costs none of them.
       for (const p of projects) {
         await setWeight(p, other(p.stack.applied));
-        await breakdown(p, `${p.label}: up of a flip`);
+        await breakdown(p, `${p.label}: up of a flip`, cluster);
         p.stack.applied = p.stack.configured;
       }
     }
@@ -395,6 +444,18 @@ async function main(): Promise<void> {
     console.log(`| ${"-".repeat(width)} | ---: | ------: | ---------: |`);
     for (const r of all) {
       console.log(`| ${`${r.project}: ${r.op}`.padEnd(width)} | ${String(r.runs.length).padStart(4)} | ${(Math.min(...r.runs) / 1000).toFixed(2).padStart(7)} | ${(median(r.runs) / 1000).toFixed(2).padStart(10)} |`);
+    }
+    const labels = [...new Set([...cpu.values()].flatMap((by) => [...by.keys()]))]
+      .map((l): [string, number] => [l, Math.max(...[...cpu.values()].map((by) => median(by.get(l) ?? [0])))])
+      .filter(([, most]) => most >= 0.05)
+      .sort((a, b) => b[1] - a[1])
+      .map(([l]) => l);
+    console.log(`\nCPU seconds by process in an up of a flip (median of ${RUNS}; sampled from /proc, lower bounds):\n`);
+    console.log(`| project | ${labels.join(" | ")} | all |`);
+    console.log(`| ------- |${labels.map(() => " ---: |").join("")} ---: |`);
+    for (const [project, by] of cpu) {
+      const all = median(Array.from({ length: RUNS }, (_, k) => [...by.values()].reduce((n, runs) => n + (runs[k] ?? 0), 0)));
+      console.log(`| ${project} | ${labels.map((l) => median(by.get(l) ?? [0]).toFixed(2)).join(" | ")} | ${all.toFixed(2)} |`);
     }
     // Ratios of runs of the same round, then their median: load that drifts between rounds cancels out.
     const lines = pairs.flatMap(([a, b]) =>
