@@ -234,16 +234,10 @@ function spansOf(file: string): Span[] {
 }
 
 /** A process of an engine run, named for the report: the program's node process apart from other node processes. */
-function processLabel(pid: number, comm: string): string {
-  let argv: string[] = [];
-  try {
-    argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-  } catch {
-    return comm;
-  }
-  // An exited process that is not yet reaped has an empty command line.
-  const name = argv[0] ? path.basename(argv[0]) : comm;
-  if (name !== "node") return name === "pulumi" ? "pulumi (CLI and engine)" : name;
+function processLabel(argv: readonly string[], comm: string): string {
+  const name = argv.length > 0 ? path.basename(argv[0]) : comm;
+  if (name === "pulumi") return "pulumi (CLI and engine)";
+  if (name !== "node") return name;
   return argv.some((a) => a.includes(path.join("@pulumi", "pulumi", "cmd", "run"))) ? "node: the program" : "node: other";
 }
 

@@ -31,15 +31,21 @@ export function parseProcStat(text: string): ProcStat | undefined {
 /** Linux's USER_HZ: the unit of utime and stime, 100 on every architecture Node runs on. */
 const TICKS_PER_SECOND = 100;
 
-/** What a process is, for the report: its command name, or for node the script it runs. */
-export type Labeller = (pid: number, comm: string) => string;
+/** What a process is, for the report, from its command line (empty once it has exited) and command name. */
+export type Labeller = (argv: readonly string[], comm: string) => string;
 
-function ticksOf(pid: number): number | undefined {
+function read(file: string): string | undefined {
   try {
-    return parseProcStat(fs.readFileSync(`/proc/${pid}/stat`, "utf8"))?.ticks;
+    return fs.readFileSync(file, "utf8");
   } catch {
+    // The process ended meanwhile.
     return undefined;
   }
+}
+
+function ticksOf(pid: number): number | undefined {
+  const text = read(`/proc/${pid}/stat`);
+  return text === undefined ? undefined : parseProcStat(text)?.ticks;
 }
 
 /** Children of a process, from each of its threads' `children` file (Linux 3.5 and later). */
@@ -50,35 +56,21 @@ function childrenOf(pid: number): number[] {
   } catch {
     return [];
   }
-  const out: number[] = [];
-  for (const tid of tasks) {
-    try {
-      for (const c of fs.readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").split(" ")) if (c.trim() !== "") out.push(Number(c));
-    } catch {
-      // The thread or the process ended meanwhile.
-    }
-  }
-  return out;
+  return tasks.flatMap((tid) => (read(`/proc/${pid}/task/${tid}/children`) ?? "").split(" ").filter((c) => c.trim() !== "").map(Number));
 }
 
-function commOf(pid: number): string {
-  try {
-    return fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-  } catch {
-    return "?";
-  }
-}
 
 /**
- * Samples every `intervalMs` the CPU time of all descendants of `root`, found from each one's children, (the caller's pid by default)
+ * Samples every `intervalMs` the CPU time of all descendants of `root` (the caller's pid by default)
  * and keeps the last figure seen per process: a process's CPU after its last sample is not counted,
  * so the figures are lower bounds, short by at most one interval each. `watch`: long-running
  * processes outside the tree (a cluster's), counted as their CPU between start and stop.
  */
 export class CpuSampler {
-  private readonly seen = new Map<number, { comm: string; label: string; ticks: number }>();
+  private readonly seen = new Map<number, { key: string; label: string; ticks: number }>();
   private readonly timer: NodeJS.Timeout;
   private readonly before: Map<string, { pid: number; ticks: number }>;
+  private readonly root: number;
 
   constructor(
     private readonly label: Labeller,
@@ -89,8 +81,6 @@ export class CpuSampler {
     this.timer = setInterval(() => this.sample(), options.intervalMs ?? 50);
   }
 
-  private readonly root: number;
-
   private sample(): void {
     // Down the tree through each thread's `children` list: a few reads per process, not all of /proc.
     const queue = [this.root];
@@ -98,10 +88,13 @@ export class CpuSampler {
       for (const child of childrenOf(pid)) {
         const ticks = ticksOf(child);
         if (ticks === undefined) continue;
-        // Labelled again after an exec (a launcher script becomes the program it starts).
-        const comm = commOf(child);
         const known = this.seen.get(child);
-        this.seen.set(child, { comm, label: known?.comm === comm ? known.label : this.label(child, comm), ticks });
+        const argv = read(`/proc/${child}/cmdline`)?.split("\0").filter((a) => a !== "") ?? [];
+        const key = argv.join("\0");
+        // Labelled again after an exec (a launcher becomes the program it starts); an exited process
+        // not yet reaped has no command line and keeps its label.
+        const same = known !== undefined && (known.key === key || argv.length === 0);
+        this.seen.set(child, same ? { ...known, ticks } : { key, label: this.label(argv, read(`/proc/${child}/comm`)?.trim() ?? "?"), ticks });
         queue.push(child);
       }
     }

@@ -20,7 +20,7 @@ test("this process's own stat parses, with its parent", async () => {
 });
 
 test("a busy child's CPU is counted under its label, an idle one's is near zero", async () => {
-  const sampler = new CpuSampler((_pid, comm) => comm, { intervalMs: 20 });
+  const sampler = new CpuSampler((argv, comm) => (argv.length > 0 ? path.basename(argv[0]) : comm), { intervalMs: 20 });
   const busy = spawn(process.execPath, ["-e", "while (process.cpuUsage().user < 500000);"]);
   const idle = spawn("sleep", ["0.7"]);
   await Promise.all([busy, idle].map((c) => new Promise((resolve) => c.on("exit", resolve))));
@@ -31,7 +31,7 @@ test("a busy child's CPU is counted under its label, an idle one's is near zero"
 });
 
 test("a process that execs another program is counted under the program it became", async () => {
-  const sampler = new CpuSampler((_pid, comm) => comm, { intervalMs: 20 });
+  const sampler = new CpuSampler((argv, comm) => (argv.length > 0 ? path.basename(argv[0]) : comm), { intervalMs: 20 });
   // The shell is sampled while it sleeps, then becomes node: as the launcher becomes the language host.
   const child = spawn("sh", ["-c", `sleep 0.2; exec "${process.execPath}" -e "while (process.cpuUsage().user < 400000);"`]);
   await new Promise((resolve) => child.on("exit", resolve));
