@@ -241,6 +241,11 @@ function processLabel(argv: readonly string[], comm: string): string {
   return argv.some((a) => a.includes(path.join("@pulumi", "pulumi", "cmd", "run"))) ? "node: the program" : "node: other";
 }
 
+/** Samples the CPU of the engine run's processes, and of the cluster's API server and etcd. */
+function cpuSampler(cluster: LocalCluster): CpuSampler {
+  return new CpuSampler(processLabel, { watch: { "kube-apiserver": cluster.pids["kube-apiserver"], etcd: cluster.pids.etcd } });
+}
+
 /** One `up` of `p` with an OpenTelemetry trace, reduced to where its time went (docs/benchmarks.md reads this). */
 async function breakdown(p: Project, what: string, cluster: LocalCluster): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lab-bench-trace-"));
@@ -248,7 +253,7 @@ async function breakdown(p: Project, what: string, cluster: LocalCluster): Promi
   try {
     const start = Date.now();
     const events = path.join(dir, "events.jsonl");
-    const cpu = new CpuSampler(processLabel, { watch: { "kube-apiserver": cluster.pids["kube-apiserver"], etcd: cluster.pids.etcd } });
+    const cpu = cpuSampler(cluster);
     try {
       await pulumi(p, ["up", "--yes", "--skip-preview", "--otel-traces", `file://${file}`, "--event-log", events]);
     } finally {
@@ -387,14 +392,8 @@ async function main(): Promise<void> {
     };
     // CPU seconds of each process of a flip's up, by project and process: on 2 cores the engine run is
     // CPU-bound, so what grows with the mesh is read here rather than in wall times.
-    const cpu = new Map<string, Map<string, number[]>>();
-    const cpuOf = (project: string, label: string): number[] => {
-      const by = cpu.get(project) ?? new Map<string, number[]>();
-      cpu.set(project, by);
-      const list = by.get(label) ?? [];
-      by.set(label, list);
-      return list;
-    };
+    // One map per run: a process that shows up in some runs only counts 0 in the others.
+    const cpu = new Map<string, Map<string, number>[]>();
     const loads: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       loads.push(os.loadavg()[0]);
@@ -406,11 +405,11 @@ async function main(): Promise<void> {
       }
       for (const p of order) {
         await setWeight(p, other(p.stack.applied));
-        const sampler = new CpuSampler(processLabel, { watch: { "kube-apiserver": cluster.pids["kube-apiserver"], etcd: cluster.pids.etcd } });
+        const sampler = cpuSampler(cluster);
         try {
           await timed(row(p.label, "up of a flip"), () => pulumi(p, ["up", "--yes", "--skip-preview"]));
         } finally {
-          for (const [label, seconds] of sampler.stop()) cpuOf(p.label, label).push(seconds);
+          cpu.set(p.label, [...(cpu.get(p.label) ?? []), new Map(sampler.stop())]);
         }
         p.stack.applied = p.stack.configured;
       }
@@ -439,17 +438,18 @@ async function main(): Promise<void> {
     for (const r of all) {
       console.log(`| ${`${r.project}: ${r.op}`.padEnd(width)} | ${String(r.runs.length).padStart(4)} | ${(Math.min(...r.runs) / 1000).toFixed(2).padStart(7)} | ${(median(r.runs) / 1000).toFixed(2).padStart(10)} |`);
     }
-    const labels = [...new Set([...cpu.values()].flatMap((by) => [...by.keys()]))]
-      .map((l): [string, number] => [l, Math.max(...[...cpu.values()].map((by) => median(by.get(l) ?? [0])))])
+    const cpuMedian = (runs: Map<string, number>[], label: string) => median(runs.map((r) => r.get(label) ?? 0));
+    const labels = [...new Set([...cpu.values()].flatMap((runs) => runs.flatMap((r) => [...r.keys()])))]
+      .map((l): [string, number] => [l, Math.max(...[...cpu.values()].map((runs) => cpuMedian(runs, l)))])
       .filter(([, most]) => most >= 0.05)
       .sort((a, b) => b[1] - a[1])
       .map(([l]) => l);
     console.log(`\nCPU seconds by process in an up of a flip (median of ${RUNS}; sampled from /proc, lower bounds):\n`);
     console.log(`| project | ${labels.join(" | ")} | all |`);
     console.log(`| ------- |${labels.map(() => " ---: |").join("")} ---: |`);
-    for (const [project, by] of cpu) {
-      const all = median(Array.from({ length: RUNS }, (_, k) => [...by.values()].reduce((n, runs) => n + (runs[k] ?? 0), 0)));
-      console.log(`| ${project} | ${labels.map((l) => median(by.get(l) ?? [0]).toFixed(2)).join(" | ")} | ${all.toFixed(2)} |`);
+    for (const [project, runs] of cpu) {
+      const all = median(runs.map((r) => [...r.values()].reduce((n, s) => n + s, 0)));
+      console.log(`| ${project} | ${labels.map((l) => cpuMedian(runs, l).toFixed(2)).join(" | ")} | ${all.toFixed(2)} |`);
     }
     // Ratios of runs of the same round, then their median: load that drifts between rounds cancels out.
     const lines = pairs.flatMap(([a, b]) =>

@@ -2,7 +2,7 @@
 // is busy, and for how long. The benchmark's breakdown reads it; no tool outside Node is needed.
 import * as fs from "fs";
 
-/** The fields of /proc/PID/stat that the sampler uses. */
+/** The fields of /proc/PID/stat read here. */
 export interface ProcStat {
   pid: number;
   comm: string;
@@ -58,7 +58,6 @@ function childrenOf(pid: number): number[] {
   }
   return tasks.flatMap((tid) => (read(`/proc/${pid}/task/${tid}/children`) ?? "").split(" ").filter((c) => c.trim() !== "").map(Number));
 }
-
 
 /**
  * Samples every `intervalMs` the CPU time of all descendants of `root` (the caller's pid by default)
