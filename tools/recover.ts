@@ -7,6 +7,12 @@
 // 1. The lock: removed with `pulumi cancel`, unless the process that holds it still runs on this
 //    machine. A lock taken on another machine, or a backend whose locks cannot be read here (Pulumi
 //    Cloud, S3), is only cancelled with --force: make sure no `up` runs there first.
+//    Before that, in a file backend, what a kill in the middle of a state write left: the storage
+//    library (gocloud's fileblob) writes NAME.<hex>.tmp, then truncates and rewrites the sidecar
+//    NAME.attrs, then renames the .tmp onto NAME. Killed in between, NAME is still the previous,
+//    whole file but its sidecar is empty, and every command on the stack (cancel included) fails with
+//    `failed to load checkpoint: EOF`. Such sidecars and the orphaned .tmp files are removed (a
+//    missing sidecar is read as default attributes; the next write makes it again).
 // 2. Interrupted creates: each Kubernetes object is imported by its ID (namespace/name) and read back
 //    by the refresh, which drops it if it was never created; any other interrupted create (a remote
 //    command, a random value) is cleared, so the next `up` creates it again (the remote scripts are
@@ -56,15 +62,62 @@ interface LockFile {
   timestamp: string;
 }
 
+/** The folder of a file backend (`file://DIR`, `~` expanded, query dropped), or undefined for other backends. */
+export function fileBackendDir(backendUrl: string | undefined): string | undefined {
+  if (backendUrl === undefined || !backendUrl.startsWith("file://")) return undefined;
+  return backendUrl.slice("file://".length).replace(/\?.*$/, "").replace(/^~(?=\/)/, os.homedir());
+}
+
 /** The stack's lock files in a file backend (`file://DIR`), or undefined for other backends. */
 export function fileBackendLocks(backendUrl: string | undefined, stack: string): LockFile[] | undefined {
-  if (backendUrl === undefined || !backendUrl.startsWith("file://")) return undefined;
-  const dir = path.join(backendUrl.slice("file://".length).replace(/^~(?=\/)/, os.homedir()), ".pulumi", "locks");
+  const backend = fileBackendDir(backendUrl);
+  if (backend === undefined) return undefined;
+  const dir = path.join(backend, ".pulumi", "locks");
   if (!fs.existsSync(dir)) return [];
   return (fs.readdirSync(dir, { recursive: true }) as string[])
     .map((f) => path.join(dir, f))
     .filter((f) => f.endsWith(".json") && path.basename(path.dirname(f)) === stack && fs.statSync(f).isFile())
     .map((file) => ({ file, ...(JSON.parse(fs.readFileSync(file, "utf8")) as Omit<LockFile, "file">) }));
+}
+
+export interface InterruptedWrite {
+  file: string;
+  why: string;
+}
+
+/**
+ * Files of `stack` in a file backend that a write killed midway left behind (see step 1 above): sidecars
+ * (`.attrs`) that are not a JSON object, and the writer's `NAME.<hex>.tmp` files. The stack's files are
+ * `stacks/[PROJECT/]STACK.json*` and everything under a `STACK` folder of `history/` or `locks/`.
+ */
+export function interruptedWrites(backendDir: string, stack: string): InterruptedWrite[] {
+  const root = path.join(backendDir, ".pulumi");
+  if (!fs.existsSync(root)) return [];
+  const found: InterruptedWrite[] = [];
+  for (const rel of fs.readdirSync(root, { recursive: true }) as string[]) {
+    const parts = rel.split(path.sep);
+    const base = parts[parts.length - 1];
+    const ofStack =
+      (parts[0] === "stacks" && base.startsWith(`${stack}.json`)) ||
+      ((parts[0] === "history" || parts[0] === "locks") && parts.slice(1, -1).includes(stack));
+    if (!ofStack) continue;
+    const file = path.join(root, rel);
+    if (!fs.statSync(file).isFile()) continue;
+    if (/\.[0-9a-f]+\.tmp$/.test(base)) {
+      found.push({ file, why: "a write that never finished (the file it was to replace is unchanged)" });
+    } else if (base.endsWith(".attrs")) {
+      const text = fs.readFileSync(file, "utf8");
+      let ok = false;
+      try {
+        const parsed: unknown = JSON.parse(text);
+        ok = typeof parsed === "object" && parsed !== null && !Array.isArray(parsed);
+      } catch {
+        ok = false;
+      }
+      if (!ok) found.push({ file, why: text.length === 0 ? "an empty sidecar (reads failed with EOF)" : "a sidecar cut off mid-write" });
+    }
+  }
+  return found;
 }
 
 /** True if `pid` runs a program named pulumi on this machine. */
@@ -124,8 +177,16 @@ export function main(argv: string[]): number {
   };
   const say = (line: string) => process.stdout.write(`[recover] ${line}\n`);
   try {
-    // 1. The lock.
+    // 1. The lock (and, once no pulumi holds it, what a write cut short left in a file backend).
     const locks = fileBackendLocks(process.env.PULUMI_BACKEND_URL, args.stack);
+    const backend = fileBackendDir(process.env.PULUMI_BACKEND_URL);
+    const repair = () => {
+      if (backend === undefined) return;
+      for (const w of interruptedWrites(backend, args.stack)) {
+        say(`interrupted state write, removed ${path.relative(backend, w.file)}: ${w.why}`);
+        fs.rmSync(w.file);
+      }
+    };
     if (locks === undefined) {
       if (!args.force) {
         say("this backend's locks cannot be read here; if `pulumi up` says an update is in progress and none runs, rerun with --force");
@@ -145,9 +206,11 @@ export function main(argv: string[]): number {
         }
         say(`stale lock of pid ${lock.pid} on ${lock.hostname} (${lock.timestamp}): pulumi cancel`);
       }
+      repair();
       if (pulumi(["cancel", "--yes"]).status !== 0) return 1;
     } else {
       say("the stack is not locked");
+      repair();
     }
 
     // 2. Interrupted operations.

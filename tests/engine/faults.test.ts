@@ -10,7 +10,7 @@ import { buildDestinationRule } from "../../specs/routes";
 import { goCaches, scanFiles } from "../../tools/credential-scan";
 import { privateTmpRoot } from "../../tools/privateTmp";
 import { labCacheDir, LocalCluster, REPO_ROOT, run, startCluster } from "./support/cluster";
-import { checkpoint, CliRun, createStack, EngineEvent, EngineStack, stackLocks, startCli } from "./support/pulumi";
+import { checkpoint, CliRun, createStack, EngineEvent, EngineStack, stackLocks, startCli, stateFilePath } from "./support/pulumi";
 
 const NS = "bookinfo";
 const MANAGED = "app.kubernetes.io/managed-by=kubeadm-istio-lab";
@@ -234,12 +234,24 @@ describe("an interrupted, raced or cut-off up converges on the next run", () => 
     const interrupted = checkpoint(s).pendingOperations.filter((o) => o.type === "creating");
     expect(interrupted.length).toBeGreaterThan(0);
 
-    // The next up refuses, naming the lock and `pulumi cancel` ...
+    // The next up refuses, naming the lock and `pulumi cancel`; or, when the kill landed inside a state
+    // write (fileblob had truncated the state file's .attrs sidecar and not yet renamed the new file
+    // in), with `failed to load checkpoint: EOF`, as every command on the stack then does.
     const refused = await failureOf(s.stack.up({ onOutput }));
-    expect(refused).toMatch(/the stack is currently locked by 1 lock\(s\)[\s\S]*pulumi cancel/);
-    // ... and the README says what to do about the lock and the interrupted operations: one command.
+    const cutWrite = /failed to load checkpoint: EOF/.test(refused);
+    process.stdout.write(`[faults] case 2: the kill landed ${cutWrite ? "inside a state write" : "between state writes"}\n`);
+    if (!cutWrite) {
+      expect(refused).toMatch(/the stack is currently locked by 1 lock\(s\)[\s\S]*pulumi cancel/);
+      // The other case, made as fileblob leaves it, so that recover meets both on every run.
+      const state = stateFilePath(s);
+      fs.writeFileSync(`${state}.${Date.now().toString(16)}.tmp`, fs.readFileSync(state));
+      fs.writeFileSync(`${state}.attrs`, "");
+      expect(await failureOf(s.stack.up({ onOutput }))).toMatch(/failed to load checkpoint: EOF/);
+    }
+    // The README says what to do about either message and the interrupted operations: one command.
     const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
     expect(readme).toMatch(/currently locked[\s\S]{0,800}npm run recover -- --stack/);
+    expect(readme).toMatch(/failed to load checkpoint: EOF[\s\S]{0,800}npm run recover -- --stack/);
 
     const recovered = await run(TS_NODE, ["--transpile-only", path.join(REPO_ROOT, "tools", "recover.ts"), "--stack", s.name], {
       cwd: REPO_ROOT,
@@ -248,6 +260,7 @@ describe("an interrupted, raced or cut-off up converges on the next run", () => 
     });
     process.stdout.write(`[faults] case 2: recover said:\n${recovered.stdout.split("\n").filter((l) => l.startsWith("[recover]")).join("\n")}\n`);
     expect(recovered.stdout).toMatch(/stale lock of pid \d+/);
+    expect(recovered.stdout).toMatch(/interrupted state write, removed \.pulumi\/stacks\/\S+\.json\.attrs: an empty sidecar/);
     // Every create the kill interrupted (whichever of Bookinfo's objects were in flight) is settled by import.
     for (const op of interrupted) expect(recovered.stdout).toContain(`interrupted create, imported if it exists: ${op.resource.urn} as `);
     expect(stackLocks(s)).toEqual([]);

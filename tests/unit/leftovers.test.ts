@@ -7,7 +7,7 @@ import * as os from "os";
 import * as path from "path";
 import { CREDENTIAL_PATTERNS, scanFiles } from "../../tools/credential-scan";
 import { privateTmpdir, sweepPrivateTmp } from "../../tools/privateTmp";
-import { fileBackendLocks, kubernetesId, parseArgs, refreshArgs } from "../../tools/recover";
+import { fileBackendDir, fileBackendLocks, interruptedWrites, kubernetesId, parseArgs, refreshArgs } from "../../tools/recover";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lab-leftovers-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -47,6 +47,42 @@ describe("recover: the plan for interrupted operations", () => {
     expect(locks?.map((l) => [l.pid, l.hostname])).toEqual([[4242, "h"]]);
     expect(fileBackendLocks("https://api.pulumi.com", "local")).toBeUndefined();
     expect(fileBackendLocks(`file://${path.join(tmp, "nothing")}`, "local")).toEqual([]);
+  });
+
+  test("a state write killed midway: the stack's empty or cut sidecars and orphaned .tmp files are found; whole ones and other stacks' are not", () => {
+    const backend = path.join(tmp, "killed-write");
+    const put = (rel: string, text: string) => {
+      fs.mkdirSync(path.dirname(path.join(backend, ".pulumi", rel)), { recursive: true });
+      fs.writeFileSync(path.join(backend, ".pulumi", rel), text);
+    };
+    const attrs = JSON.stringify({ "user.content_type": "text/plain; charset=utf-8", md5: "NMMnLscg5PFlbVZHeu9peg==" });
+    // What fileblob leaves when killed between truncating the sidecar and renaming the new file in.
+    put("stacks/kubeadm-istio-lab/local.json", '{"version":3}');
+    put("stacks/kubeadm-istio-lab/local.json.attrs", "");
+    put("stacks/kubeadm-istio-lab/local.json.18a2b3c4d5e6f708.tmp", '{"version":3,"newer":true}');
+    put("stacks/kubeadm-istio-lab/local.json.bak", '{"version":3}');
+    put("stacks/kubeadm-istio-lab/local.json.bak.attrs", attrs.slice(0, 20));
+    put("history/kubeadm-istio-lab/local/local-1.history.json.attrs", attrs);
+    put("locks/organization/kubeadm-istio-lab/local/abc.json.attrs", "");
+    // Another stack's, and a stack whose name only starts like this one's: not touched.
+    put("stacks/kubeadm-istio-lab/local-2.json.attrs", "");
+    put("stacks/kubeadm-istio-lab/other.json.attrs", "");
+    put("meta.yaml.attrs", "");
+    const found = interruptedWrites(backend, "local").map((w) => [path.relative(path.join(backend, ".pulumi"), w.file), w.why]);
+    expect(found.sort()).toEqual([
+      ["locks/organization/kubeadm-istio-lab/local/abc.json.attrs", "an empty sidecar (reads failed with EOF)"],
+      ["stacks/kubeadm-istio-lab/local.json.18a2b3c4d5e6f708.tmp", "a write that never finished (the file it was to replace is unchanged)"],
+      ["stacks/kubeadm-istio-lab/local.json.attrs", "an empty sidecar (reads failed with EOF)"],
+      ["stacks/kubeadm-istio-lab/local.json.bak.attrs", "a sidecar cut off mid-write"],
+    ]);
+    expect(interruptedWrites(path.join(tmp, "no-backend"), "local")).toEqual([]);
+  });
+
+  test("a file backend's folder: ~ expanded, query dropped; other backends have none", () => {
+    expect(fileBackendDir(`file://~/state`)).toBe(path.join(os.homedir(), "state"));
+    expect(fileBackendDir("file:///srv/state?no_tmp_dir=true")).toBe("/srv/state");
+    expect(fileBackendDir("s3://bucket")).toBeUndefined();
+    expect(fileBackendDir(undefined)).toBeUndefined();
   });
 
   test("arguments: --stack is required", () => {

@@ -130,10 +130,14 @@ export async function createStack(
 }
 
 /** The stack's state file (file backend), as text. */
-export function stateFileText(s: EngineStack): string {
+/** The stack's state file in its file backend. */
+export function stateFilePath(s: EngineStack): string {
   const dir = path.join(s.stateDir, ".pulumi", "stacks", PROJECT);
-  const file = fs.existsSync(path.join(dir, `${s.name}.json`)) ? path.join(dir, `${s.name}.json`) : path.join(dir, `${s.name}.json.gz`);
-  return fs.readFileSync(file, "utf8");
+  return fs.existsSync(path.join(dir, `${s.name}.json`)) ? path.join(dir, `${s.name}.json`) : path.join(dir, `${s.name}.json.gz`);
+}
+
+export function stateFileText(s: EngineStack): string {
+  return fs.readFileSync(stateFilePath(s), "utf8");
 }
 
 /** One line of the engine's event log (`pulumi ... --event-log FILE`): the parts the tests read. */
