@@ -203,7 +203,15 @@ describe("an interrupted, raced or cut-off up converges on the next run", () => 
     await sleep(10_000);
     await cluster.startApiServer();
     const exit = await up.exited;
-    // Bounded: the engine ended by itself, well before the test's kill.
+    // Bounded: the engine ended by itself, well before the test's kill. If not, say where it was.
+    if (exit.timedOut !== undefined) {
+      const last = up.events().slice(-8).map((e) => JSON.stringify(e).slice(0, 300));
+      const deployments = await cluster.kubectl(["get", "deployments", "-n", NS, "-o", "wide"]).catch((e: unknown) => String(e));
+      throw new Error(
+        `the up during the API server's restart did not end within 240 s; its processes:\n${exit.timedOut.tree.join("\n")}\n` +
+          `its last events:\n${last.join("\n")}\ndeployments:\n${deployments}\noutput:\n${(exit.stdout + exit.stderr).slice(-3000)}`,
+      );
+    }
     expect(exit.signal).toBeNull();
     const output = exit.stdout + exit.stderr;
     if (exit.code !== 0) {

@@ -155,6 +155,8 @@ export interface CliExit {
   signal: string | null;
   stdout: string;
   stderr: string;
+  /** Set when the run outlasted timeoutMs and was killed: the processes of its tree at that moment. */
+  timedOut?: { tree: string[] };
 }
 
 /** A `pulumi` CLI process on a test stack, started by `startCli`. */
@@ -197,6 +199,15 @@ export function descendants(pid: number): number[] {
   return out;
 }
 
+/** "PID command line" of a process, for messages. */
+function commandLine(pid: number): string {
+  try {
+    return `${pid} ${fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim().slice(0, 200)}`;
+  } catch {
+    return `${pid} (gone)`;
+  }
+}
+
 /**
  * Runs the toolchain's `pulumi` CLI on stack `s` (its backend, passphrase, PULUMI_HOME and private
  * TMPDIR), with an event log that the test can watch while the command runs.
@@ -227,13 +238,21 @@ export function startCli(s: EngineStack, args: readonly string[], options: { tim
       }
     }
   };
-  const timer = setTimeout(killTree, options.timeoutMs);
+  let timedOut: CliExit["timedOut"];
+  const timer = setTimeout(() => {
+    timedOut = { tree: [pid, ...descendants(pid)].map(commandLine) };
+    killTree();
+  }, options.timeoutMs);
   const exited = new Promise<CliExit>((resolve) => {
-    child.on("close", (code, signal) => {
+    const done = (code: number | null, signal: string | null) => {
       running = false;
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
+      resolve({ code, signal, stdout, stderr, timedOut });
+    };
+    child.on("close", done);
+    // A process that escaped the kill may still hold the CLI's output pipes, and then "close" never
+    // comes: the exit is enough once its output had a moment to drain.
+    child.on("exit", (code, signal) => setTimeout(() => done(code, signal), 5_000).unref());
   });
   const events = (): EngineEvent[] => {
     let text: string;
