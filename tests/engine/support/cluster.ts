@@ -225,7 +225,8 @@ export interface LocalCluster {
   stopApiServer(): Promise<void>;
   /**
    * Starts kube-apiserver again after stopApiServer, with the command line it first ran with (same
-   * port, certificates and etcd), and resolves when /readyz answers (default bound 60 s).
+   * port, certificates and etcd), waits until /readyz answers (default bound 60 s), then restarts the
+   * controller manager and scheduler, as a kubeadm node's kubelet does after they lose their lease.
    */
   startApiServer(options?: { timeoutMs?: number }): Promise<void>;
   /** Deletes workloads, kills every process and removes dir. Safe to call twice. */
@@ -284,8 +285,26 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<L
   }
   const kubectl = kubectlPath();
   let stopped = false;
-  // The API server's command line, read now so that it can be started again the same way.
-  const apiServerArgv = fs.readFileSync(`/proc/${pids['kube-apiserver']}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+  // Command lines, read now so that these components can be started again the same way.
+  const argvOf = (component: ClusterComponent): string[] =>
+    fs.readFileSync(`/proc/${pids[component]}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+  const restartable = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler'] as const;
+  const argvs = Object.fromEntries(restartable.map((c) => [c, argvOf(c)])) as Record<(typeof restartable)[number], string[]>;
+  const respawn = (component: (typeof restartable)[number]): number => {
+    const argv = argvs[component];
+    const log = fs.openSync(path.join(dir, 'logs', `${component}.log`), 'a');
+    // Its own session, as scripts/cluster.sh starts it: a signal to the test's group does not reach it.
+    const child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    child.unref();
+    if (child.pid === undefined) {
+      throw new Error(`${component} could not be started again (${argv[0]})`);
+    }
+    pids[component] = child.pid;
+    // scripts/cluster.sh stop reads the last pid line of DIR/env.
+    fs.appendFileSync(path.join(dir, 'env'), `${pidVar(component)}=${child.pid}\n`);
+    return child.pid;
+  };
   const readyz = (): Promise<boolean> =>
     run(kubectl, ['--kubeconfig', kubeconfigPath, 'get', '--raw', '/readyz', '--request-timeout', '2s'], {
       env: { ...childEnv, KUBECONFIG: kubeconfigPath },
@@ -316,18 +335,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<L
       if (isProcessAlive(pids['kube-apiserver'], 'kube-apiserver')) {
         throw new Error(`kube-apiserver (pid ${pids['kube-apiserver']}) is still running`);
       }
-      const log = fs.openSync(path.join(dir, 'logs', 'kube-apiserver.log'), 'a');
-      // Its own session, as scripts/cluster.sh starts it: a signal to the test's group does not reach it.
-      const child = spawn(apiServerArgv[0], apiServerArgv.slice(1), { detached: true, stdio: ['ignore', log, log] });
-      fs.closeSync(log);
-      child.unref();
-      const pid = child.pid;
-      if (pid === undefined) {
-        throw new Error(`kube-apiserver could not be started again (${apiServerArgv[0]})`);
-      }
-      pids['kube-apiserver'] = pid;
-      // scripts/cluster.sh stop reads the last pid line of DIR/env.
-      fs.appendFileSync(path.join(dir, 'env'), `${pidVar('kube-apiserver')}=${pid}\n`);
+      const pid = respawn('kube-apiserver');
       const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
       while (!(await readyz())) {
         if (!isProcessRunning(pid)) {
@@ -337,6 +345,16 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<L
           throw new Error(`kube-apiserver not ready ${opts.timeoutMs ?? 60_000} ms after a restart`);
         }
         await sleep(200);
+      }
+      // On a kubeadm node the controller manager and scheduler run with leader election: an outage
+      // longer than their 10 s renew deadline makes them exit, and the kubelet starts them afresh.
+      // This cluster runs them without it (one of each), and a controller manager that lived through
+      // the outage was seen keeping a stale informer: its ReplicaSet controller then refuses every sync ("read
+      // version N is not as new as written version M") and Deployments never turn Available. So they
+      // are restarted here as the kubelet would.
+      for (const component of ['kube-controller-manager', 'kube-scheduler'] as const) {
+        await killProcess(pids[component], component);
+        respawn(component);
       }
     },
     async stop() {
