@@ -11,6 +11,7 @@ import { WeaveNet } from "./components/weaveNet";
 import { Istio } from "./components/istio";
 import { Bookinfo } from "./components/bookinfo";
 import { TrafficPolicy } from "./components/trafficPolicy";
+import { useStackFieldManager } from "./components/fieldManager";
 
 // A bad config or an unreachable machine is the user's to fix: the engine prints a RunError's message
 // alone, without a stack trace.
@@ -52,7 +53,10 @@ async function program() {
     down.forEach((line) => pulumi.log.warn(`${line}\nThe preview goes on, but its diff compares with Pulumi's state only, not with the cluster.`));
   }
 
-  // 3. Machines and the cluster (or an existing cluster's kubeconfig).
+  // 3. Machines and the cluster (or an existing cluster's kubeconfig). Every Kubernetes object is
+  // applied by one field manager named after the stack, so a create cut off mid-way and retried by the
+  // next up applies as the same owner.
+  useStackFieldManager();
   let cluster: KubeadmCluster;
   let controlPlane: DebianNode | undefined;
   if (access.kind === "ssh") {

@@ -30,6 +30,8 @@ export interface ProgramRun {
   get(name: string): Recorded;
   /** Every resource `name` waits for: explicit dependsOn, parents' dependsOn, and providers, transitively. */
   dependenciesOf(name: string): Set<string>;
+  /** The program's stack transforms (the engine applies them; the mock monitor only hands them over). */
+  transforms: pulumi.ResourceTransform[];
 }
 
 /** A stack file's config as plain values keyed without the project prefix ("traffic", "nodes"...). */
@@ -70,6 +72,7 @@ export async function runProgram(
   const pending: Promise<void>[] = [];
   const warnings: string[] = [];
   const values: Record<string, string> = {};
+  const transforms: pulumi.ResourceTransform[] = [];
   for (const [k, v] of Object.entries(config)) values[`${PROJECT}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
   Object.assign(values, opts.otherConfig ?? {});
   pulumi.runtime.setAllConfig(values, (opts.secretKeys ?? []).map((k) => `${PROJECT}:${k}`));
@@ -87,6 +90,7 @@ export async function runProgram(
         return { id, state };
       },
       call: () => ({}),
+      registerTransform: (t: pulumi.ResourceTransform) => transforms.push(t),
     },
     PROJECT,
     "test",
@@ -157,6 +161,7 @@ export async function runProgram(
     resources,
     outputs,
     warnings,
+    transforms,
     byType: (type) => resources.filter((r) => r.type === type),
     get: (name) => {
       const r = byName.get(name);

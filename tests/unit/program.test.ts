@@ -104,6 +104,23 @@ describe("dev stack: three Debian machines provisioned over SSH", () => {
     for (const r of k8sObjects) expect(r.provider ?? `${r.name}: no provider`).toMatch(/pulumi:providers:kubernetes::cluster-provider::/);
   });
 
+  test("every Kubernetes object the provider applies names the stack's one field manager; Helm releases apply as Helm", async () => {
+    expect(run.transforms).toHaveLength(1);
+    const [transform] = run.transforms;
+    const managers: Record<string, unknown> = {};
+    for (const r of run.resources.filter((x) => x.type.startsWith("kubernetes:"))) {
+      const result = await transform({ type: r.type, name: r.name, custom: true, props: r.inputs, opts: {} });
+      const metadata = result?.props.metadata as { annotations?: Record<string, unknown> } | undefined;
+      managers[r.type] = metadata?.annotations?.["pulumi.com/patchFieldManager"] ?? "(none)";
+    }
+    expect(managers["kubernetes:helm.sh/v3:Release"]).toBe("(none)");
+    const objects = Object.entries(managers).filter(([type]) => !type.startsWith("kubernetes:helm.sh/"));
+    expect(objects.length).toBeGreaterThan(8);
+    for (const [type, manager] of objects) expect({ type, manager }).toEqual({ type, manager: "pulumi-kubeadm-istio-lab-test" });
+    // Providers and components apply nothing.
+    expect(await transform({ type: "pulumi:providers:kubernetes", name: "p", custom: true, props: {}, opts: {} })).toBeUndefined();
+  });
+
   test("destroy resets kubeadm on every node, draining workers first from the control plane", async () => {
     for (const name of ["cluster-init", "cluster-join-sansa", "cluster-join-arya"]) {
       expect((await resolve(run.get(name).inputs.delete)).value).toMatch(/kubeadm reset --force/);
