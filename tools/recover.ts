@@ -18,6 +18,9 @@
 //    command, a random value) is cleared, so the next `up` creates it again (the remote scripts are
 //    idempotent).
 // 3. `pulumi refresh`: state and cluster agree again, interrupted updates and deletes are cleared.
+// 4. Field managers a cut create left on the stack's objects (stacks made before the program named one
+//    manager per stack): released, so the next change of a field they co-own is not refused as a
+//    conflict (tools/fieldOwners.ts says which managers count as the program's own).
 //
 // Uses `pulumi` from PATH with the caller's backend and passphrase settings (PULUMI_BACKEND_URL, ...).
 // Exit status: 0 when repaired (or nothing to repair), 1 when refused or a pulumi command failed.
@@ -26,6 +29,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { runTool, UsageError } from "./cli";
+import { releaseOrphanedManagers } from "./fieldOwners";
 import { privateTmpdir } from "./privateTmp";
 
 interface RecoverArgs {
@@ -230,6 +234,20 @@ export function main(argv: string[]): number {
     // 3. State and cluster agree again.
     say("pulumi refresh");
     if (pulumi(["refresh", "--yes", "--skip-preview", ...settle]).status !== 0) return 1;
+
+    // 4. Field managers left by a cut create. The export holds the providers' kubeconfigs: it stays in
+    // this process's memory, and the kubeconfigs go only to files in the private TMPDIR.
+    const full = pulumi(["stack", "export", "--show-secrets"], true);
+    if (full.status !== 0) {
+      process.stderr.write(full.stderr);
+      return 1;
+    }
+    const resources = (JSON.parse(full.stdout) as { deployment?: { resources?: Parameters<typeof releaseOrphanedManagers>[0] } }).deployment?.resources ?? [];
+    const owners = releaseOrphanedManagers(resources, tmp.dir);
+    for (const line of owners.released) say(`field manager: ${line}`);
+    if (owners.released.length === 0 && owners.problems.length === 0) say("field managers: none left by a cut create");
+    for (const problem of owners.problems) say(`field managers not checked: ${problem}`);
+    if (owners.problems.length > 0) return 1;
     say(`done: run pulumi up on stack ${args.stack}`);
     return 0;
   } finally {
