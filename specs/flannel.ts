@@ -1,7 +1,8 @@
 // Flannel, the maintained CNI for a kubeadm lab: the same objects as flannel's own kube-flannel
 // manifest, as data. flanneld runs on every node with the Kubernetes subnet manager (each node's
 // spec.podCIDR, which kubeadm's controller manager allocates from --pod-network-cidr, becomes that
-// node's subnet), and an init container copies the `flannel` CNI plugin into /opt/cni/bin. Its
+// node's subnet); init containers copy the `flannel` CNI plugin into /opt/cni/bin and the node's CNI
+// config into /etc/cni/net.d. Its
 // `Network` is the cluster's pod CIDR, as Weave's IPALLOC_RANGE is.
 import type * as k8s from "@pulumi/kubernetes";
 
@@ -11,6 +12,8 @@ type DaemonSetSpec = k8s.types.input.apps.v1.DaemonSetSpec;
 export const FLANNEL_NAME = "flannel";
 export const FLANNEL_NAMESPACE = "kube-flannel";
 export const FLANNEL_CONFIG_MAP = "kube-flannel-cfg";
+/** flanneld's health endpoint on each node (host network). */
+export const FLANNEL_HEALTH_PORT = 8081;
 
 /** What flannel's component receives from config. */
 export interface FlannelParams {
@@ -61,6 +64,7 @@ export function flannelDaemonSetSpec(p: FlannelParams): DaemonSetSpec {
       metadata: { labels },
       spec: {
         hostNetwork: true,
+        nodeSelector: { "kubernetes.io/os": "linux" },
         priorityClassName: "system-node-critical",
         serviceAccountName: FLANNEL_NAME,
         // Every node, the control plane included, needs its pod network before anything else runs.
@@ -75,10 +79,11 @@ export function flannelDaemonSetSpec(p: FlannelParams): DaemonSetSpec {
             volumeMounts: [{ name: "cni-plugin", mountPath: "/opt/cni/bin" }],
           },
           {
+            // flannel's image has no shell tools: it brings its own installer for the config.
             name: "install-cni",
             image: p.image,
-            command: ["cp"],
-            args: ["-f", "/etc/kube-flannel/cni-conf.json", "/etc/cni/net.d/10-flannel.conflist"],
+            command: ["/opt/bin/install-conf"],
+            args: ["/etc/kube-flannel/cni-conf.json", "/etc/cni/net.d/10-flannel.conflist"],
             resources: small,
             volumeMounts: [
               { name: "cni", mountPath: "/etc/cni/net.d" },
@@ -91,11 +96,17 @@ export function flannelDaemonSetSpec(p: FlannelParams): DaemonSetSpec {
             name: "kube-flannel",
             image: p.image,
             command: ["/opt/bin/flanneld"],
-            args: ["--ip-masq", "--kube-subnet-mgr"],
+            args: ["--ip-masq", "--kube-subnet-mgr", `--healthz-port=${FLANNEL_HEALTH_PORT}`],
+            ports: [{ name: "healthz", containerPort: FLANNEL_HEALTH_PORT, protocol: "TCP" }],
+            // Ready once it has its node's subnet and wrote /run/flannel/subnet.env for the plugin.
+            readinessProbe: { httpGet: { path: "/readyz", port: "healthz" }, initialDelaySeconds: 5, periodSeconds: 10 },
+            livenessProbe: { httpGet: { path: "/healthz", port: "healthz" }, initialDelaySeconds: 10, periodSeconds: 30 },
             env: [
               { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
               { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
               { name: "EVENT_QUEUE_DEPTH", value: "5000" },
+              // Exit rather than run on a node cache that never filled: the DaemonSet restarts it.
+              { name: "CONT_WHEN_CACHE_NOT_READY", value: "false" },
             ],
             resources: { requests: { cpu: "100m", memory: "50Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
             // Not privileged: it needs to manage interfaces, routes and iptables, nothing else.

@@ -22,7 +22,7 @@ describe("flannel", () => {
     expect(pod.tolerations).toEqual(expect.arrayContaining([{ operator: "Exists", effect: "NoSchedule" }]));
     expect(pod.initContainers.map((c) => c.image)).toEqual([params.cniPluginImage, params.image]);
     expect(pod.containers[0].image).toBe(params.image);
-    expect(pod.containers[0].args).toEqual(["--ip-masq", "--kube-subnet-mgr"]);
+    expect(pod.containers[0].args).toEqual(["--ip-masq", "--kube-subnet-mgr", "--healthz-port=8081"]);
     expect(pod.containers[0].securityContext).toEqual({ privileged: false, capabilities: { add: ["NET_ADMIN", "NET_RAW"] } });
   });
 });
