@@ -17,7 +17,7 @@ describe("flannel", () => {
 
   test("flanneld runs on every node with the subnet manager, from the configured images, with NET_ADMIN but not privileged", () => {
     const spec = flannelDaemonSetSpec(params);
-    const pod = spec.template.spec as { tolerations: unknown[]; initContainers: { image: string }[]; containers: { image: string; args: string[]; securityContext: unknown }[]; hostNetwork: boolean };
+    const pod = (spec.template as { spec: unknown }).spec as { tolerations: unknown[]; initContainers: { image: string }[]; containers: { image: string; args: string[]; securityContext: unknown }[]; hostNetwork: boolean };
     expect(pod.hostNetwork).toBe(true);
     expect(pod.tolerations).toEqual(expect.arrayContaining([{ operator: "Exists", effect: "NoSchedule" }]));
     expect(pod.initContainers.map((c) => c.image)).toEqual([params.cniPluginImage, params.image]);
