@@ -159,13 +159,16 @@ const percent = z.number().min(0).max(100);
 const duration = z.string().refine((s) => (parseDurationMs(s) ?? 0) >= 1, {
   error: "must be a duration of at least 1ms like 500ms, 0.5s, 2s or 1m",
 });
-/** A URL the scripts and charts can pass on as written (config/safe-strings.ts). */
-const url = (rules: UrlRules) =>
-  z.string({ error: `must be ${rules.what ?? "a URL"}` }).superRefine((text, ctx) => {
-    const problem = urlProblem(text, rules);
-    if (problem) ctx.addIssue({ code: "custom", message: problem });
+/** A string judged by one of config/safe-strings.ts's checks, whose answer is the message. */
+const checked = (error: string, problem: (text: string) => string | undefined) =>
+  z.string({ error }).superRefine((text, ctx) => {
+    const found = problem(text);
+    if (found) ctx.addIssue({ code: "custom", message: found });
   });
+/** A URL the scripts and charts can pass on as written. */
+const url = (rules: UrlRules) => checked(`must be ${rules.what ?? "a URL"}`, (text) => urlProblem(text, rules));
 const HTTP = { schemes: ["http", "https"], what: "an http:// or https:// URL" } as const;
+const KUBERNETES_APT: UrlRules = { ...HTTP, what: "an http:// or https:// URL, optionally with {minor}", apt: true };
 const httpUrl = url(HTTP);
 const registryHost = z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$/, {
   error: "must be a registry host such as registry.example.com or 10.0.0.5:5000",
@@ -286,13 +289,7 @@ const rawSources = z.strictObject({
   kubernetes: z
     .strictObject({
       // As written here; the URL it becomes is checked in parseSources, where the minor is known.
-      aptUrl: z
-        .string({ error: "must be an http:// or https:// URL, optionally with {minor}" })
-        .superRefine((text, ctx) => {
-          const problem = aptUrlTemplateProblem(text);
-          if (problem) ctx.addIssue({ code: "custom", message: problem });
-        })
-        .optional(),
+      aptUrl: checked(`must be ${KUBERNETES_APT.what}`, aptUrlTemplateProblem).optional(),
       keyUrl: httpUrl.optional(),
     })
     .optional(),
@@ -811,7 +808,7 @@ function parseSources(raw: unknown, minor: string, problems: string[]): SourcesS
   const c = s.containerd ?? {};
   const k = s.kubernetes ?? {};
   const kubernetesUrl = (k.aptUrl ?? DEFAULTS.kubernetesAptUrl).split(MINOR_PLACEHOLDER).join(minor);
-  const usedProblem = urlProblem(kubernetesUrl, { ...HTTP, what: "an http:// or https:// URL, optionally with {minor}", apt: true });
+  const usedProblem = urlProblem(kubernetesUrl, KUBERNETES_APT);
   if (k.aptUrl !== undefined && usedProblem) {
     const filled = kubernetesUrl === k.aptUrl ? "" : `, used as ${JSON.stringify(kubernetesUrl)}`;
     problems.push(`${NS}:sources.kubernetes.aptUrl: ${usedProblem} (got ${JSON.stringify(k.aptUrl)}${filled})`);

@@ -155,6 +155,10 @@ fi
 `;
 }
 
+/** $codename: the machine's Debian release, the suite of a source that names none. */
+const MACHINE_CODENAME = `# shellcheck source=/dev/null
+codename=$(. /etc/os-release && echo "$VERSION_CODENAME")`;
+
 /**
  * containerd from its apt repository (Docker's, the one the seed adds, unless sources.containerd says
  * otherwise), with a full default config and the systemd cgroup driver: packaged configs can disable
@@ -179,9 +183,7 @@ keep+=(${shQuote(registry)})`,
     "container runtime (containerd)",
     `
 install -m 0755 -d /etc/apt/keyrings
-# shellcheck source=/dev/null
-codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
-${aptSourceBlock("containerd", containerd).trim()}
+${containerd.suite === undefined ? `${MACHINE_CODENAME}\n` : ""}${aptSourceBlock("containerd", containerd).trim()}
 package=${shQuote(containerd.package)}
 if ! dpkg -s "$package" >/dev/null 2>&1; then
   apt-get install -y -q "$package"
