@@ -11,6 +11,7 @@ import {
   joinStdin,
   kubeadmInitScript,
   kubeadmJoinScript,
+  joinedScript,
   kubeadmResetScript,
   readKubeconfigScript,
 } from "../specs/scripts";
@@ -130,7 +131,7 @@ export class KubeadmCluster extends pulumi.ComponentResource {
         `${name}-drain-${worker.name}`,
         {
           connection: controlPlane.connection,
-          create: `echo "${worker.name} joined"`,
+          create: joinedScript(worker.name),
           delete: drainNodeScript(worker.name),
         },
         { parent: this, dependsOn: [join] },

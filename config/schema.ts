@@ -6,6 +6,7 @@ import { RE2JS } from "re2js";
 import { parseDurationMs } from "../specs/duration";
 import { BOOKINFO_SERVICES, SERVICE_NAMES, ServiceName, isServiceName, versionsOf } from "../specs/catalogue";
 import { cidrContains, cidrsOverlap, parseCidr, parseIPv4, Cidr } from "./cidr";
+import { aptUrlTemplateProblem, MINOR_PLACEHOLDER, POSIX_USER, urlProblem, UrlRules } from "./safe-strings";
 
 export const CONFIG_NAMESPACE = "kubeadm-istio-lab";
 
@@ -158,7 +159,17 @@ const percent = z.number().min(0).max(100);
 const duration = z.string().refine((s) => (parseDurationMs(s) ?? 0) >= 1, {
   error: "must be a duration of at least 1ms like 500ms, 0.5s, 2s or 1m",
 });
-const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" });
+/** A string judged by one of config/safe-strings.ts's checks, whose answer is the message. */
+const checked = (error: string, problem: (text: string) => string | undefined) =>
+  z.string({ error }).superRefine((text, ctx) => {
+    const found = problem(text);
+    if (found) ctx.addIssue({ code: "custom", message: found });
+  });
+/** A URL the scripts and charts can pass on as written. */
+const url = (rules: UrlRules) => checked(`must be ${rules.what ?? "a URL"}`, (text) => urlProblem(text, rules));
+const HTTP = { schemes: ["http", "https"], what: "an http:// or https:// URL" } as const;
+const KUBERNETES_APT: UrlRules = { ...HTTP, what: "an http:// or https:// URL, optionally with {minor}", apt: true };
+const httpUrl = url(HTTP);
 const registryHost = z.string().regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$/, {
   error: "must be a registry host such as registry.example.com or 10.0.0.5:5000",
 });
@@ -185,6 +196,7 @@ const image = z
 
 /** Why `address` is neither an IPv4 or IPv6 address nor an RFC 1123 host name, or undefined. */
 export function addressProblem(address: string): string | undefined {
+  if (address.includes("%")) return "has a zone index (%...), which kubeadm cannot advertise; write the address alone";
   if (isIP(address) !== 0) return undefined;
   if (/^[\d.]+$/.test(address)) return "is not a valid IPv4 address (four numbers 0-255, e.g. 192.0.2.10)";
   if (address.includes(":")) return "is not a valid IPv6 address (e.g. 2001:db8::10)";
@@ -201,7 +213,10 @@ const rawNode = z.strictObject({
   role: z.enum(["controlPlane", "worker"]),
   address: z.string().min(1),
   port: port.optional(),
-  user: z.string().min(1).optional(),
+  user: z
+    .string()
+    .regex(POSIX_USER, { error: "must be a user name: lower-case letters, digits, '_' and '-', starting with a letter or '_', at most 32 characters (e.g. debian)" })
+    .optional(),
 });
 
 const rawCluster = z.strictObject({
@@ -231,7 +246,7 @@ const rawIstio = z.strictObject({
   chartRepository: httpUrl.optional(),
   externalIstiod: z
     .strictObject({
-      webhookUrl: z.url({ protocol: /^https$/, error: "must be an https:// URL (the API server calls istiod's webhooks over TLS)" }),
+      webhookUrl: url({ schemes: ["https"], what: "an https:// URL (the API server calls istiod's webhooks over TLS)" }),
     })
     .optional(),
   hub: registryPath.optional(),
@@ -260,17 +275,24 @@ const rawWeave = z.strictObject({
 });
 
 const debPackage = z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, { error: "must be a Debian package name" });
+const aptUrl = url({ ...HTTP, apt: true });
 const rawSources = z.strictObject({
   containerd: z
     .strictObject({
-      aptUrl: httpUrl.optional(),
+      aptUrl: aptUrl.optional(),
       suite: z.string().regex(/^[a-z0-9][a-z0-9.-]*$|^\/$/, { error: 'must be a distribution such as bookworm, or "/"' }).optional(),
       component: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, { error: "must be a component such as stable" }).optional(),
       keyUrl: httpUrl.optional(),
       package: debPackage.optional(),
     })
     .optional(),
-  kubernetes: z.strictObject({ aptUrl: z.string().optional(), keyUrl: httpUrl.optional() }).optional(),
+  kubernetes: z
+    .strictObject({
+      // As written here; the URL it becomes is checked in parseSources, where the minor is known.
+      aptUrl: checked(`must be ${KUBERNETES_APT.what}`, aptUrlTemplateProblem).optional(),
+      keyUrl: httpUrl.optional(),
+    })
+    .optional(),
   imageRepository: registryPath.optional(),
   // Keys are checked in parseSources, where a bad one can be named.
   registryMirrors: z.record(z.string(), httpUrl).optional(),
@@ -785,13 +807,17 @@ function parseSources(raw: unknown, minor: string, problems: string[]): SourcesS
   const s = fields(rawSources, `${NS}:sources`, raw, problems)?.value ?? {};
   const c = s.containerd ?? {};
   const k = s.kubernetes ?? {};
-  const kubernetesUrl = (k.aptUrl ?? DEFAULTS.kubernetesAptUrl).replace(/\{minor\}/g, minor);
-  if (k.aptUrl !== undefined && !httpUrl.safeParse(kubernetesUrl).success) {
-    problems.push(`${NS}:sources.kubernetes.aptUrl: must be an http:// or https:// URL, optionally with {minor} (got ${JSON.stringify(k.aptUrl)})`);
+  const kubernetesUrl = (k.aptUrl ?? DEFAULTS.kubernetesAptUrl).split(MINOR_PLACEHOLDER).join(minor);
+  const usedProblem = urlProblem(kubernetesUrl, KUBERNETES_APT);
+  if (k.aptUrl !== undefined && usedProblem) {
+    const filled = kubernetesUrl === k.aptUrl ? "" : `, used as ${JSON.stringify(kubernetesUrl)}`;
+    problems.push(`${NS}:sources.kubernetes.aptUrl: ${usedProblem} (got ${JSON.stringify(k.aptUrl)}${filled})`);
   }
   for (const registry of Object.keys(s.registryMirrors ?? {})) {
     if (!registryHost.safeParse(registry).success) {
-      problems.push(`${NS}:sources.registryMirrors.${registry}: must be a registry host such as docker.io or 10.0.0.5:5000, without a scheme`);
+      // A key with spaces or line breaks is shown quoted, so the message stays one line.
+      const shown = /^[\x21-\x7e]+$/.test(registry) ? registry : JSON.stringify(registry);
+      problems.push(`${NS}:sources.registryMirrors.${shown}: must be a registry host such as docker.io or 10.0.0.5:5000, without a scheme`);
     }
   }
   const slash = (u: string) => (u.endsWith("/") ? u : `${u}/`);

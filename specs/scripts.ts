@@ -3,14 +3,14 @@
 // Secrets (bootstrap token, certificate key, CA hash) never appear in a script's text: the scripts read
 // them from stdin, which the caller fills from Pulumi secrets. A failed command's error quotes its
 // script, and the node's process list shows arguments: neither may hold a secret.
+// Config values are data: each one is single-quoted where bash reads it (most into a variable first,
+// then used as "$variable"), and written into the files the scripts make in that file's own quoting.
 import type { AptSource, SourcesSpec } from "../config/schema";
-
-/** Single-quotes a value for bash. */
-export function shQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
+import { shQuote, tomlString, yamlString } from "./quote";
 
 function script(step: string, body: string): string {
+  // The title is a comment, which no quoting reaches: a line break would end it and start a command.
+  if (/[\x00-\x1f\x7f]/.test(step)) throw new Error(`script title holds a control character: ${JSON.stringify(step)}`);
   return `#!/usr/bin/env bash
 # kubeadm-istio-lab: ${step}
 set -euo pipefail
@@ -48,7 +48,7 @@ function cgroupCheck(p: HostParams): string {
   if (!refusesCgroupV1(p.kubernetesVersion)) return "";
   const verdict = p.allowCgroupV1
     ? `echo "cgroup v1 on this machine: allowed by cluster.allowCgroupV1 (kubelet's failCgroupV1 is off)"`
-    : `echo "this machine uses cgroup v1, which kubelet ${p.kubernetesVersion} refuses by default; boot it with cgroup v2 (Debian 11 and later do unless systemd.unified_cgroup_hierarchy=0 is on the kernel command line) or set kubeadm-istio-lab:cluster.allowCgroupV1: true" >&2
+    : `echo ${shQuote(`this machine uses cgroup v1, which kubelet ${p.kubernetesVersion} refuses by default; boot it with cgroup v2 (Debian 11 and later do unless systemd.unified_cgroup_hierarchy=0 is on the kernel command line) or set kubeadm-istio-lab:cluster.allowCgroupV1: true`)} >&2
   exit 1`;
   return `# Checked first, before this script changes anything.
 if ${ON_CGROUP_V1}; then
@@ -105,30 +105,37 @@ export function registryHostsToml(registry: string, mirror: string): string {
   // Docker Hub's API is not at docker.io itself.
   const server = registry === "docker.io" ? "https://registry-1.docker.io" : `https://${registry}`;
   return `# managed by kubeadm-istio-lab (sources.registryMirrors)
-server = "${server}"
+server = ${tomlString(server)}
 
-[host."${mirror}"]
+[host.${tomlString(mirror)}]
   capabilities = ["pull", "resolve"]
 `;
 }
 
-/** The `deb` line of an apt source; a suite of undefined means the machine's own codename ($codename). */
-function debLine(source: AptSource, keyringVar: string): string {
-  const suite = source.suite === undefined ? "$codename" : source.suite;
-  const tail = suite === "/" ? "/" : `${suite} ${source.component ?? "main"}`;
-  return `deb [arch=$(dpkg --print-architecture) signed-by=$${keyringVar}] ${source.url} ${tail}`;
+/**
+ * Sets $repo to the `deb` line of an apt source, its parts quoted one by one; a suite of undefined
+ * means the machine's own codename ($codename), a suite of "/" a flat repository (no component).
+ */
+function debLine(source: AptSource): string {
+  const flat = source.suite === "/";
+  return [
+    `repo_url=${shQuote(source.url)}`,
+    `repo_suite=${source.suite === undefined ? '"$codename"' : shQuote(source.suite)}`,
+    ...(flat ? [] : [`repo_component=${shQuote(source.component ?? "main")}`]),
+    `repo="deb [arch=$(dpkg --print-architecture) signed-by=$keyring] $repo_url $repo_suite${flat ? "" : " $repo_component"}"`,
+  ].join("\n");
 }
 
 /**
  * Points apt at one repository: (re)writes the list file and fetches its signing key only when the line
  * changed, so a second run neither downloads nor touches anything. Keys may be armored or binary; apt gets binary.
  */
-function aptSourceBlock(name: string, source: AptSource): string {
+function aptSourceBlock(name: "containerd" | "kubernetes", source: AptSource): string {
   return `
 keyring=/etc/apt/keyrings/${name}.gpg
 key_url=${shQuote(source.keyUrl)}
 list=/etc/apt/sources.list.d/${name}.list
-repo="${debLine(source, "keyring")}"
+${debLine(source)}
 if [ "$(cat "$list" 2>/dev/null)" != "$repo" ] || [ ! -s "$keyring" ]; then
   key=$(mktemp)
   trap 'rm -f "$key"' EXIT
@@ -147,6 +154,10 @@ if [ "$(cat "$list" 2>/dev/null)" != "$repo" ] || [ ! -s "$keyring" ]; then
 fi
 `;
 }
+
+/** $codename: the machine's Debian release, the suite of a source that names none. */
+const MACHINE_CODENAME = `# shellcheck source=/dev/null
+codename=$(. /etc/os-release && echo "$VERSION_CODENAME")`;
 
 /**
  * containerd from its apt repository (Docker's, the one the seed adds, unless sources.containerd says
@@ -172,9 +183,7 @@ keep+=(${shQuote(registry)})`,
     "container runtime (containerd)",
     `
 install -m 0755 -d /etc/apt/keyrings
-# shellcheck source=/dev/null
-codename=$(. /etc/os-release && echo "$VERSION_CODENAME")
-${aptSourceBlock("containerd", containerd).trim()}
+${containerd.suite === undefined ? `${MACHINE_CODENAME}\n` : ""}${aptSourceBlock("containerd", containerd).trim()}
 package=${shQuote(containerd.package)}
 if ! dpkg -s "$package" >/dev/null 2>&1; then
   apt-get install -y -q "$package"
@@ -195,9 +204,10 @@ if ! command -v kubeadm >/dev/null 2>&1; then
   echo "kubeadm is not installed; the kube packages step runs before this one" >&2
   exit 1
 fi
-pause=$(kubeadm config images list --kubernetes-version "$(kubeadm version -o short)" --image-repository ${shQuote(imageRepository)} 2>/dev/null | grep '/pause:' || true)
+image_repository=${shQuote(imageRepository)}
+pause=$(kubeadm config images list --kubernetes-version "$(kubeadm version -o short)" --image-repository "$image_repository" 2>/dev/null | grep '/pause:' || true)
 if [ -z "$pause" ]; then
-  echo "kubeadm $(kubeadm version -o short) lists no pause image for ${imageRepository} (sources.imageRepository)" >&2
+  echo "kubeadm $(kubeadm version -o short) lists no pause image for $image_repository (sources.imageRepository)" >&2
   exit 1
 fi
 # Without CAP_SYS_RESOURCE (a machine that is itself a container: LXC, nspawn) no process may lower an
@@ -306,26 +316,26 @@ export function kubeadmInitConfig(p: InitParams, secrets: InitSecrets = { token:
   return `apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
 bootstrapTokens:
-  - token: "${secrets.token}"
+  - token: ${yamlString(secrets.token)}
     description: kubeadm-istio-lab worker join
     ttl: 24h0m0s
-certificateKey: "${secrets.certificateKey}"
+certificateKey: ${yamlString(secrets.certificateKey)}
 localAPIEndpoint:
-  advertiseAddress: ${p.advertiseAddress}
+  advertiseAddress: ${yamlString(p.advertiseAddress)}
   bindPort: ${p.apiServerPort}
 nodeRegistration:
-  name: ${p.nodeName}
+  name: ${yamlString(p.nodeName)}
   criSocket: unix:///run/containerd/containerd.sock
 ---
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
 # The installed kubeadm's own version: without one kubeadm asks dl.k8s.io, which offline machines lack.
 kubernetesVersion: ${KUBEADM_VERSION_PLACEHOLDER}
-controlPlaneEndpoint: "${hostPort(p.advertiseAddress, p.apiServerPort)}"
-imageRepository: ${p.imageRepository}
+controlPlaneEndpoint: ${yamlString(hostPort(p.advertiseAddress, p.apiServerPort))}
+imageRepository: ${yamlString(p.imageRepository)}
 networking:
-  podSubnet: ${p.podCidr}
-  serviceSubnet: ${p.serviceCidr}
+  podSubnet: ${yamlString(p.podCidr)}
+  serviceSubnet: ${yamlString(p.serviceCidr)}
 ---
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -467,11 +477,11 @@ export function kubeadmJoinConfig(p: JoinParams, secrets: JoinSecrets = { token:
 kind: JoinConfiguration
 discovery:
   bootstrapToken:
-    apiServerEndpoint: "${p.controlPlaneEndpoint}"
-    token: "${secrets.token}"
-    caCertHashes: ["${secrets.caCertHash}"]
+    apiServerEndpoint: ${yamlString(p.controlPlaneEndpoint)}
+    token: ${yamlString(secrets.token)}
+    caCertHashes: [${yamlString(secrets.caCertHash)}]
 nodeRegistration:
-  name: ${p.nodeName}
+  name: ${yamlString(p.nodeName)}
   criSocket: unix:///run/containerd/containerd.sock
 `;
 }
@@ -492,6 +502,11 @@ export function kubeadmJoinScript(p: JoinParams): string {
     command: `${preflightFlag(p.allowCgroupV1).trimStart()}
 kubeadm join --config "$config"${p.allowCgroupV1 ? ' "${ignore[@]}"' : ""}`,
   });
+}
+
+/** The create of the command whose delete drains a worker: it only says the worker joined. */
+export function joinedScript(nodeName: string): string {
+  return `echo ${shQuote(`${nodeName} joined`)}`;
 }
 
 /** Run on the control plane before a worker resets: move its pods away and remove the Node. */

@@ -239,3 +239,80 @@ describe("offline sources", () => {
     expect(cfg.weave.kubeImage).toBe("mirror.example:5000/weaveworks/weave-kube:2.8.1");
   });
 });
+
+// Issue 22: values reach the nodes' bash scripts and the files they write. Config takes only values that
+// are one plain thing there, and says which key to fix and how.
+describe("values that reach the nodes' scripts and files", () => {
+  const nodes = dev.nodes as Record<string, unknown>[];
+  /** Every problem of a config, exactly (one bad value is one problem). */
+  const only = (raw: Partial<RawConfig>) => problems(raw);
+
+  test("a command substitution in the Kubernetes apt URL is refused, naming the key and how to fix it", () =>
+    expect(only({ sources: { kubernetes: { aptUrl: "http://m.example/k8s/$(reboot)/v{minor}/deb/" } } })).toEqual([
+      'kubeadm-istio-lab:sources.kubernetes.aptUrl: holds "$", which a URL here may not hold as written; percent-encode it (%24) ' +
+        '(got "http://m.example/k8s/$(reboot)/v{minor}/deb/", used as "http://m.example/k8s/$(reboot)/v1.34/deb/")',
+    ]));
+
+  test("a line break in the Kubernetes apt URL as written is refused (the URL parser would drop it)", () =>
+    expect(only({ sources: { kubernetes: { aptUrl: "http://m.example/k8s/\nv{minor}/deb/" } } })).toEqual([
+      'kubeadm-istio-lab:sources.kubernetes.aptUrl: holds a line break (U+000A) at character 22; remove it (got "http://m.example/k8s/\\nv{minor}/deb/")',
+    ]));
+
+  test("a line break or a tab in any other URL is refused too", () => {
+    expectProblem({ sources: { containerd: { aptUrl: "http://m.example/docker\n" } } }, "sources.containerd.aptUrl", /holds a line break/);
+    expectProblem({ sources: { containerd: { keyUrl: "http://m.example/\tgpg" } } }, "sources.containerd.keyUrl", /holds a tab/);
+    expectProblem({ sources: { registryMirrors: { "docker.io": "http://m.example:5000/\x7f" } } }, "sources.registryMirrors.docker.io", /control character \(U\+007F\)/);
+  });
+
+  test("quotes, backquotes, backslashes, spaces and braces in a URL are refused with their percent-encoding", () => {
+    expectProblem({ sources: { containerd: { keyUrl: "https://m.example/'gpg'" } } }, "sources.containerd.keyUrl", /holds "'".*percent-encode it \(%27\)/);
+    expectProblem({ sources: { registryMirrors: { "docker.io": "https://m.example/`id`" } } }, "sources.registryMirrors.docker.io", /holds "`".*%60/);
+    expectProblem({ sources: { containerd: { aptUrl: "https://m.example/a\\b" } } }, "sources.containerd.aptUrl", /holds "\\\\".*%5C/);
+    expectProblem({ sources: { containerd: { aptUrl: "https://m.example/a b" } } }, "sources.containerd.aptUrl", /holds " ".*%20/);
+    expectProblem({ istio: { chartRepository: 'https://m.example/"charts"' } }, "istio.chartRepository", /%22/);
+    expectProblem({ sources: { kubernetes: { aptUrl: "https://m.example/v{major}/deb/" } } }, "sources.kubernetes.aptUrl", /brace other than \{minor\}/);
+  });
+
+  test("a '#' in an apt URL is refused (apt would end the line there); elsewhere it is a fragment", () => {
+    expectProblem({ sources: { containerd: { aptUrl: "https://m.example/docker#x" } } }, "sources.containerd.aptUrl", /'#', where apt would end the source line/);
+    expect(only({ sources: { containerd: { keyUrl: "https://m.example/gpg#x" } } })).toEqual([]);
+  });
+
+  test("a URL whose host is not a host name or address is refused", () =>
+    expectProblem({ sources: { containerd: { aptUrl: "https://a;b.example/docker" } } }, "sources.containerd.aptUrl", /host name or IP address as its host \(got host "a;b.example"\)/));
+
+  test("URL characters a shell would read are accepted as written (the scripts quote them); brackets only around an IPv6 host", () => {
+    expect(only({ sources: { containerd: { aptUrl: "https://m.example/a;b&c(d)*e?f=g!~,+@" } } })).toEqual([]);
+    expect(only({ sources: { containerd: { aptUrl: "https://m.example/a?f=[g]" } } })).toEqual([
+      expect.stringMatching(/^kubeadm-istio-lab:sources.containerd.aptUrl: holds '\[' or '\]' after its host; percent-encode them/),
+    ]);
+  });
+
+  test("plain URLs, IPv6 hosts and {minor} stay accepted", () =>
+    expect(only({
+      sources: {
+        containerd: { aptUrl: "http://[2001:db8::1]:8080/docker;v=1/debian", keyUrl: "https://m.example/gpg?sig=a%2Bb&x=*" },
+        kubernetes: { aptUrl: "https://m.example/k8s/v{minor}/deb/" },
+        registryMirrors: { "docker.io": "https://m.example:5000/v2!(mirror)" },
+      },
+    })).toEqual([]));
+
+  test("a node user that is not a user name, e.g. `debian; reboot`, is refused", () =>
+    expect(only({ nodes: [{ ...nodes[0], user: "debian; reboot" }, nodes[1], nodes[2]] })).toEqual([
+      expect.stringMatching(/^kubeadm-istio-lab:nodes\[0\]\.user: must be a user name: lower-case letters, digits, '_' and '-'.* \(got "debian; reboot"\)$/),
+    ]));
+
+  test("user names: root, ci_bot and a 32-character name are accepted; a capital, a leading digit and 33 characters are not", () => {
+    const withUser = (user: string) => only({ nodes: [{ ...nodes[0], user }, nodes[1], nodes[2]] });
+    for (const user of ["root", "ci_bot", "_svc", "a".repeat(32)]) expect(withUser(user)).toEqual([]);
+    for (const user of ["Debian", "1debian", "a".repeat(33), "debian\n", "$(id)", ""]) expect(withUser(user)).toHaveLength(1);
+  });
+
+  test("a node address with an IPv6 zone index is refused", () =>
+    expectProblem({ nodes: [{ ...nodes[0], address: "fe80::1%eth0" }, nodes[1], nodes[2]] }, "nodes[0].address", /zone index/));
+
+  test("a registry mirror key with a line break is named on one line", () => {
+    const found = only({ sources: { registryMirrors: { "docker.io\n": "https://m.example" } } });
+    expect(found).toEqual(['kubeadm-istio-lab:sources.registryMirrors."docker.io\\n": must be a registry host such as docker.io or 10.0.0.5:5000, without a scheme']);
+  });
+});
