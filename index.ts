@@ -8,6 +8,7 @@ import { productpageUrls } from "./specs/bookinfo";
 import { DebianNode } from "./components/debianNode";
 import { KubeadmCluster } from "./components/kubeadmCluster";
 import { WeaveNet } from "./components/weaveNet";
+import { Flannel } from "./components/flannel";
 import { Istio } from "./components/istio";
 import { Bookinfo } from "./components/bookinfo";
 import { TrafficPolicy } from "./components/trafficPolicy";
@@ -25,6 +26,11 @@ export = async () => {
 };
 
 class UnreachableError extends Error {}
+
+const WEAVE_ARCHIVED =
+  `Weave Net is archived: Weaveworks closed in 2024, its last release is 2.8.1 (2021), and it is untested upstream ` +
+  `since Kubernetes 1.30. For a maintained CNI set ${CONFIG_NAMESPACE}:cluster.cni: flannel before the cluster's first up ` +
+  `(the CNI of a running cluster is not switched in place).`;
 
 async function program() {
   // 1. Config, validated as a whole before anything is registered.
@@ -70,10 +76,14 @@ async function program() {
   }
   const onCluster = { providers: { kubernetes: cluster.provider } };
 
-  // 4. The CNI, only on clusters we built.
-  const cni = clusterSpec.provision
-    ? [new WeaveNet("weave-net", { weave: config.weave, podCidr: clusterSpec.podCidr, after: cluster.workersJoined }, onCluster)]
-    : [];
+  // 4. The CNI, only on clusters we built: the lab's Weave Net, or flannel.
+  const cni: pulumi.Resource[] = [];
+  if (clusterSpec.provision && clusterSpec.cni === "weave") {
+    pulumi.log.warn(WEAVE_ARCHIVED);
+    cni.push(new WeaveNet("weave-net", { weave: config.weave, podCidr: clusterSpec.podCidr, after: cluster.workersJoined }, onCluster));
+  } else if (clusterSpec.provision) {
+    cni.push(new Flannel("flannel", { flannel: config.flannel, podCidr: clusterSpec.podCidr, after: cluster.workersJoined }, onCluster));
+  }
 
   // 5. Istio, then Bookinfo in an injected namespace, then its routing.
   const istio = new Istio("istio", { istio: config.istio, after: [...cni, ...cluster.workersJoined] }, onCluster);

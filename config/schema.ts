@@ -41,7 +41,12 @@ export interface ClusterSpec {
    * failCgroupV1 off and kubeadm's SystemVerification check made a warning. Off: such a node fails early.
    */
   allowCgroupV1: boolean;
+  /** The pod network: Weave Net (the lab's, archived upstream) or flannel (maintained). */
+  cni: CniName;
 }
+
+export const CNI_NAMES = ["weave", "flannel"] as const;
+export type CniName = (typeof CNI_NAMES)[number];
 
 export type MtlsMode = "STRICT" | "PERMISSIVE" | "DISABLE";
 export const ADDONS = ["prometheus", "grafana", "kiali", "jaeger"] as const;
@@ -75,6 +80,16 @@ export interface BookinfoSpec {
   replicas: number;
   /** Host name or address users browse to; defaults to the control plane (or API server host). */
   host?: string;
+}
+
+export interface FlannelSpec {
+  version: string;
+  /** flanneld's image. */
+  image: string;
+  /** The image that carries the `flannel` CNI plugin binary (at /flannel). */
+  cniPluginImage: string;
+  /** vxlan (any network) or host-gw (machines on one L2 segment: plain routes, no encapsulation). */
+  backend: "vxlan" | "host-gw";
 }
 
 export interface WeaveSpec {
@@ -142,6 +157,7 @@ export interface LabConfig {
   istio: IstioSpec;
   bookinfo: BookinfoSpec;
   weave: WeaveSpec;
+  flannel: FlannelSpec;
   traffic: TrafficSpec;
 }
 
@@ -232,6 +248,7 @@ const rawCluster = z.strictObject({
   context: z.string().min(1).optional(),
   reachabilityTimeoutSeconds: z.number().min(1).max(120).optional(),
   allowCgroupV1: z.boolean().optional(),
+  cni: z.enum(CNI_NAMES, { error: `must be one of ${CNI_NAMES.join(", ")}` }).optional(),
 });
 
 const rawIstio = z.strictObject({
@@ -272,6 +289,15 @@ const rawWeave = z.strictObject({
   registry: registryPath.optional(),
   kubeImage: image.optional(),
   npcImage: image.optional(),
+});
+
+const rawFlannel = z.strictObject({
+  version: z.string().regex(/^v\d+\.\d+\.\d+$/, { error: 'must be a release such as "v0.28.10"' }).optional(),
+  registry: registryPath.optional(),
+  image: image.optional(),
+  cniPluginVersion: z.string().regex(/^v\d+\.\d+\.\d+(-flannel\d+)?$/, { error: 'must be a release such as "v1.9.1-flannel3"' }).optional(),
+  cniPluginImage: image.optional(),
+  backend: z.enum(["vxlan", "host-gw"], { error: "must be vxlan or host-gw" }).optional(),
 });
 
 const debPackage = z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, { error: "must be a Debian package name" });
@@ -358,6 +384,10 @@ export const DEFAULTS = {
   bookinfoNodePort: 30080,
   weaveVersion: "2.8.1",
   weaveRegistry: "docker.io/weaveworks",
+  // As flannel's own manifest of that release pins them.
+  flannelVersion: "v0.28.10",
+  flannelCniPluginVersion: "v1.9.1-flannel3",
+  flannelRegistry: "ghcr.io/flannel-io",
   reachabilityTimeoutSeconds: 5,
   containerdAptUrl: "https://download.docker.com/linux/debian",
   containerdComponent: "stable",
@@ -376,7 +406,7 @@ const RETRY_ON = new Set([
 
 /** The top-level keys of the project's config namespace; any other key there is a mistake. */
 export const CONFIG_KEYS = [
-  "cluster", "nodes", "istio", "bookinfo", "weave", "traffic", "sources",
+  "cluster", "nodes", "istio", "bookinfo", "weave", "flannel", "traffic", "sources",
   "sshPrivateKey", "sshPrivateKeyPath", "kubeconfig",
 ] as const;
 
@@ -387,6 +417,7 @@ export interface RawConfig {
   istio?: unknown;
   bookinfo?: unknown;
   weave?: unknown;
+  flannel?: unknown;
   traffic?: unknown;
   sources?: unknown;
   /** Every top-level key set in the namespace (without the prefix), when read from a stack. */
@@ -406,6 +437,7 @@ export function rawConfigFrom(
     istio: values.istio,
     bookinfo: values.bookinfo,
     weave: values.weave,
+    flannel: values.flannel,
     traffic: values.traffic,
     sources: values.sources,
     keys: Object.keys(values),
@@ -856,6 +888,7 @@ export function parseLabConfig(raw: RawConfig): LabConfig {
     context: c.context,
     reachabilityTimeoutSeconds: c.reachabilityTimeoutSeconds ?? DEFAULTS.reachabilityTimeoutSeconds,
     allowCgroupV1: c.allowCgroupV1 ?? false,
+    cni: c.cni ?? "weave",
   };
   const nodes = parseNodes(raw.nodes, provision, problems);
   checkCidrs(
@@ -878,6 +911,9 @@ export function parseLabConfig(raw: RawConfig): LabConfig {
   }
   if (provision === false && c.allowCgroupV1 !== undefined) {
     problems.push(`${NS}:cluster.allowCgroupV1: only used with cluster.provision: true (kubeadm on your machines)`);
+  }
+  if (provision === false && c.cni !== undefined) {
+    problems.push(`${NS}:cluster.cni: only used with cluster.provision: true (an existing cluster keeps its own pod network)`);
   }
 
   const istioFields = fields(rawIstio, `${NS}:istio`, raw.istio, problems);
@@ -931,8 +967,23 @@ export function parseLabConfig(raw: RawConfig): LabConfig {
     npcImage: w.npcImage ?? `${weaveRegistry}/weave-npc:${weaveVersion}`,
   };
 
+  const f = fields(rawFlannel, `${NS}:flannel`, raw.flannel, problems)?.value ?? {};
+  const flannelVersion = f.version ?? DEFAULTS.flannelVersion;
+  const flannelRegistry = f.registry ?? DEFAULTS.flannelRegistry;
+  const flannel: FlannelSpec = {
+    version: flannelVersion,
+    image: f.image ?? `${flannelRegistry}/flannel:${flannelVersion}`,
+    cniPluginImage: f.cniPluginImage ?? `${flannelRegistry}/flannel-cni-plugin:${f.cniPluginVersion ?? DEFAULTS.flannelCniPluginVersion}`,
+    backend: f.backend ?? "vxlan",
+  };
+  // Settings of the CNI that is not chosen would do nothing: say so rather than ignore them.
+  if (!failed("cni") && provision !== false) {
+    const unused = cluster.cni === "weave" ? "flannel" : "weave";
+    if (raw[unused] !== undefined) problems.push(`${NS}:${unused}: only used with cluster.cni: ${unused} (the cluster's CNI is ${cluster.cni}); remove it or set cluster.cni`);
+  }
+
   const sources = parseSources(raw.sources, cluster.kubernetesVersion, problems);
   const traffic = parseTraffic(raw.traffic, problems);
   if (problems.length > 0) throw new ConfigError(problems);
-  return { sources, cluster, nodes, istio, bookinfo, weave, traffic };
+  return { sources, cluster, nodes, istio, bookinfo, weave, flannel, traffic };
 }

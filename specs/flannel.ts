@@ -5,6 +5,7 @@
 // config into /etc/cni/net.d. Its
 // `Network` is the cluster's pod CIDR, as Weave's IPALLOC_RANGE is.
 import type * as k8s from "@pulumi/kubernetes";
+import type { FlannelSpec } from "../config/schema";
 
 type PolicyRule = k8s.types.input.rbac.v1.PolicyRule;
 type DaemonSetSpec = k8s.types.input.apps.v1.DaemonSetSpec;
@@ -15,15 +16,8 @@ export const FLANNEL_CONFIG_MAP = "kube-flannel-cfg";
 /** flanneld's health endpoint on each node (host network). */
 export const FLANNEL_HEALTH_PORT = 8081;
 
-/** What flannel's component receives from config. */
-export interface FlannelParams {
-  /** flanneld's image. */
-  image: string;
-  /** The image that carries the `flannel` CNI plugin binary (at /flannel). */
-  cniPluginImage: string;
-  /** vxlan (any network) or host-gw (machines on one L2 segment: plain routes, no encapsulation). */
-  backend: "vxlan" | "host-gw";
-}
+/** What the objects depend on: the images and the backend. */
+export type FlannelParams = Pick<FlannelSpec, "image" | "cniPluginImage" | "backend">;
 
 export const flannelClusterRules: PolicyRule[] = [
   { apiGroups: [""], resources: ["pods"], verbs: ["get"] },

@@ -88,6 +88,7 @@ describe("field owners after a cut, a foreign owner, and an older stack's leftov
       .cutAfter((r) => r.method === "PATCH" && r.path.startsWith(`/apis/apps/v1/namespaces/${NS}/deployments/reviews-v1?`) && !r.path.includes("dryRun"))
       .then((r) => (cut = `${r.method} ${r.path}`));
     const first = await failureOf(s.stack.up({ onOutput }));
+    if (cut === "") throw new Error(`no cut: the up ended with ${first.slice(-3000)}\nrequests: ${proxy.seen.slice(-20).join("\n")}`);
     expect(cut).toMatch(/fieldManager=/);
     expect(first).not.toBe("(it succeeded)");
     expect(first).toMatch(/reviews-v1/);
