@@ -119,6 +119,32 @@ describe("istio, bookinfo, weave", () => {
   test("bad Weave version", () => expectProblem({ weave: { version: "2.8" } }, "weave.version", /must be a release such as "2.8.1" \(got "2.8"\)/));
 });
 
+describe("the CNI", () => {
+  test("Weave by default, as the lab; flannel's defaults are its own manifest's images, vxlan", () => {
+    const cfg = parseLabConfig(base);
+    expect(cfg.cluster.cni).toBe("weave");
+    expect(cfg.flannel).toEqual({
+      version: "v0.28.10",
+      image: "ghcr.io/flannel-io/flannel:v0.28.10",
+      cniPluginImage: "ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3",
+      backend: "vxlan",
+    });
+  });
+  test("flannel from a mirror, over host-gw", () => {
+    const cfg = parseLabConfig({ ...base, cluster: { ...(base.cluster as object), cni: "flannel" }, flannel: { registry: "10.213.0.1:5000/flannel-io", backend: "host-gw" } });
+    expect(cfg.flannel.image).toBe("10.213.0.1:5000/flannel-io/flannel:v0.28.10");
+    expect(cfg.flannel.cniPluginImage).toBe("10.213.0.1:5000/flannel-io/flannel-cni-plugin:v1.9.1-flannel3");
+    expect(cfg.flannel.backend).toBe("host-gw");
+  });
+  const withCni = (cni: string, extra: Partial<RawConfig> = {}) => ({ cluster: { ...(base.cluster as object), cni }, ...extra });
+  test("an unknown CNI", () => expectProblem(withCni("calico"), "cluster.cni", /must be one of weave, flannel/));
+  test("an unknown flannel backend", () => expectProblem(withCni("flannel", { flannel: { backend: "wireguard" } }), "flannel.backend", /vxlan or host-gw/));
+  test("flannel settings while Weave is the CNI", () => expectProblem({ flannel: { backend: "host-gw" } }, "flannel", /only used with cluster.cni: flannel \(the cluster's CNI is weave\)/));
+  test("Weave settings while flannel is the CNI", () => expectProblem(withCni("flannel", { weave: { version: "2.8.1" } }), "weave", /only used with cluster.cni: weave/));
+  test("a CNI for a cluster the program does not build", () =>
+    expectProblem({ cluster: { provision: false, kubeconfigPath: "/k", cni: "flannel" }, nodes: [] }, "cluster.cni", /only used with cluster.provision: true/));
+});
+
 test("all problems are reported at once, and the error says nothing was changed", () => {
   expect(() => parseLabConfig({ ...base, traffic: { reviews: { weight: 500 } }, istio: { mtls: "NO" } })).toThrow(/invalid stack config \(\d+ problems\); nothing was changed/);
   expect(problems({ traffic: { reviews: { canary: "v2", weight: 500 } }, istio: { mtls: "NO" } }).length).toBeGreaterThanOrEqual(2);
