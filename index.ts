@@ -4,6 +4,7 @@ import { loadConfig } from "./config/load";
 import { apiServerOf } from "./config/kubeconfig";
 import { Endpoint, unreachable } from "./config/preflight";
 import { CONFIG_NAMESPACE, ConfigError } from "./config/schema";
+import { fixedSettingChanges, fixedSettings } from "./config/fixed";
 import { productpageUrls } from "./specs/bookinfo";
 import { DebianNode } from "./components/debianNode";
 import { KubeadmCluster } from "./components/kubeadmCluster";
@@ -36,6 +37,13 @@ async function program() {
   // 1. Config, validated as a whole before anything is registered.
   const { config, access } = loadConfig();
   const { cluster: clusterSpec } = config;
+  // Settings fixed once the cluster runs, against what the last up recorded (this stack's own output).
+  const fixed = fixedSettings(config);
+  if (Object.keys(fixed).length > 0) {
+    const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
+    const changed = fixedSettingChanges((await self.getOutputDetails("clusterSettings")).value, fixed);
+    if (changed.length > 0) throw new ConfigError(changed);
+  }
 
   // 2. Is what we are about to change there? Preview warns; up stops before any change.
   const endpoints: Endpoint[] = [];
@@ -98,5 +106,7 @@ async function program() {
     nodes: config.nodes.map((n) => ({ name: n.name, role: n.role, address: n.address })),
     kubeconfig: cluster.kubeconfig,
     routing: traffic.summary,
+    // What the next run compares its config with (config/fixed.ts).
+    clusterSettings: fixed,
   };
 }

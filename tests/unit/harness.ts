@@ -64,6 +64,8 @@ export async function runProgram(
     otherConfig?: Record<string, string>;
     /** Receives every resource as it is registered, also when the program then fails. */
     recorded?: Recorded[];
+    /** The stack's outputs of its last update, as its reference to itself reads them. */
+    previousOutputs?: Record<string, unknown>;
   } = {},
 ): Promise<ProgramRun> {
   const resources: Recorded[] = opts.recorded ?? [];
@@ -86,6 +88,7 @@ export async function runProgram(
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === "command:remote:Command") state.stdout = `stdout-of-${args.name}`;
         if (args.type === "random:index/randomPassword:RandomPassword") state.result = "a".repeat(Number(args.inputs.length));
+        if (args.type === "pulumi:pulumi:StackReference") state.outputs = opts.previousOutputs ?? {};
         if (args.type === "random:index/randomBytes:RandomBytes") state.hex = "0".repeat(Number(args.inputs.length) * 2);
         return { id, state };
       },
@@ -95,6 +98,7 @@ export async function runProgram(
     PROJECT,
     "test",
     opts.preview ?? true,
+    "organization",
   );
 
   const byName = new Map<string, Recorded>();

@@ -5,7 +5,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { knownValue, ProgramRun, resolve, runProgram, stackConfig } from "./harness";
+import { knownValue, ProgramRun, Recorded, resolve, runProgram, stackConfig } from "./harness";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lab-unit-"));
 const keyText = `test-key-${process.pid}-${Date.now()}`;
@@ -46,6 +46,8 @@ describe("dev stack: three Debian machines provisioned over SSH", () => {
 
   test("registers every component and resource the lab needs", () => {
     expect(countByType(run)).toEqual({
+      // The stack's reference to its own last outputs (settings fixed at the first up).
+      "pulumi:pulumi:StackReference": 1,
       "kubeadm-istio-lab:cluster:DebianNode": 3,
       "kubeadm-istio-lab:cluster:KubeadmCluster": 1,
       "kubeadm-istio-lab:network:WeaveNet": 1,
@@ -225,6 +227,30 @@ describe("dev stack with flannel as its CNI", () => {
     const data = (await resolve(run.get("flannel-config").inputs.data)).value as Record<string, string>;
     expect(JSON.parse(data["net-conf.json"]).Network).toBe("10.0.0.0/16");
   });
+});
+
+describe("settings a running cluster cannot take (config/fixed.ts)", () => {
+  test("the first up records the CNI and the CIDRs as an output", async () => {
+    const run = await runProgram(dev);
+    expect(run.outputs.clusterSettings).toEqual({ "cluster.cni": "weave", "cluster.podCidr": "10.0.0.0/16", "cluster.serviceCidr": "10.96.0.0/12" });
+  }, 60_000);
+
+  test("switching the CNI or the pod CIDR of a running cluster is refused naming the keys, before anything is registered", async () => {
+    const recorded: Recorded[] = [];
+    const previousOutputs = { clusterSettings: { "cluster.cni": "weave", "cluster.podCidr": "10.0.0.0/16", "cluster.serviceCidr": "10.96.0.0/12" } };
+    const changed = { ...dev, cluster: { ...(dev.cluster as object), cni: "flannel", podCidr: "10.1.0.0/16" } };
+    const failure = await runProgram(changed, { previousOutputs, recorded }).then(() => "(it ran)", (e: unknown) => String(e));
+    expect(failure).toMatch(/kubeadm-istio-lab:cluster\.cni: the running cluster was built with "weave"; the CNI of a running cluster is not switched in place/);
+    expect(failure).toMatch(/kubeadm-istio-lab:cluster\.podCidr: the running cluster was built with "10\.0\.0\.0\/16"/);
+    expect(failure).toMatch(/nothing was changed/);
+    expect(recorded.filter((r) => r.type !== "pulumi:pulumi:StackReference" && r.type !== "pulumi:pulumi:Stack")).toEqual([]);
+  }, 60_000);
+
+  test("the same settings pass; so does a stack from before they were recorded", async () => {
+    const previousOutputs = { clusterSettings: { "cluster.cni": "weave", "cluster.podCidr": "10.0.0.0/16", "cluster.serviceCidr": "10.96.0.0/12" } };
+    await expect(runProgram(dev, { previousOutputs })).resolves.toBeDefined();
+    await expect(runProgram(dev, { previousOutputs: { routing: [] } })).resolves.toBeDefined();
+  }, 60_000);
 });
 
 describe("one routing flip changes one resource", () => {

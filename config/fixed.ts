@@ -1,0 +1,40 @@
+// Settings a running cluster cannot take in place. kubeadm reads them once, at `kubeadm init`, and the
+// CNI addresses every pod from them: changed later in config, the program's scripts stop at their
+// markers while the CNI's manifests follow the new value, and the cluster silently diverges from its
+// config. The program records them as a stack output at each `up` and compares the config with the
+// last one before it registers anything, so such a change is refused at preview, naming the key.
+import { CONFIG_NAMESPACE, LabConfig } from "./schema";
+
+/** The recorded values, keyed as in config. */
+export type FixedSettings = Record<string, string>;
+
+const WHY: Record<string, string> = {
+  "cluster.cni": "the CNI of a running cluster is not switched in place (every pod would need a new address)",
+  "cluster.podCidr": "kubeadm gave every node its pod subnet from it at init, and kube-proxy and the CNI use it",
+  "cluster.serviceCidr": "every Service's cluster IP, the API server's certificate and CoreDNS's address come from it",
+};
+
+/** The settings of a provisioned cluster that are fixed once it runs; none for an existing cluster. */
+export function fixedSettings(config: LabConfig): FixedSettings {
+  if (!config.cluster.provision) return {};
+  return { "cluster.cni": config.cluster.cni, "cluster.podCidr": config.cluster.podCidr, "cluster.serviceCidr": config.cluster.serviceCidr };
+}
+
+/**
+ * Problems for each setting whose value differs from what the cluster was built with. `recorded` is
+ * the last `up`'s output, or undefined before the first (or on a stack from before it was recorded).
+ */
+export function fixedSettingChanges(recorded: unknown, current: FixedSettings): string[] {
+  if (recorded === null || typeof recorded !== "object") return [];
+  const before = recorded as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(current)) {
+    const was = before[key];
+    if (typeof was !== "string" || was === value) continue;
+    problems.push(
+      `${CONFIG_NAMESPACE}:${key}: the running cluster was built with ${JSON.stringify(was)}; ${WHY[key] ?? "it is fixed at the first up"}. ` +
+        `Set it back to ${JSON.stringify(was)}, or destroy the stack (pulumi destroy) and up again with ${JSON.stringify(value)}`,
+    );
+  }
+  return problems;
+}
