@@ -75,12 +75,6 @@ export class KubeadmCluster extends pulumi.ComponentResource {
     const tokenPart = (part: string, length: number) =>
       new random.RandomPassword(`${name}-token-${part}`, { length, upper: false, special: false }, { parent: this });
     const token = pulumi.secret(pulumi.interpolate`${tokenPart("id", 6).result}.${tokenPart("secret", 16).result}`);
-    // 64 hex digits. Not RandomBytes: its resource ID is the value itself, and IDs are stored unencrypted.
-    const certificateKey = new random.RandomPassword(
-      `${name}-certificate-key`,
-      { length: 64, upper: false, lower: false, numeric: true, special: true, overrideSpecial: "abcdef" },
-      { parent: this },
-    ).result;
 
     const init = new command.remote.Command(
       `${name}-init`,
@@ -96,7 +90,7 @@ export class KubeadmCluster extends pulumi.ComponentResource {
           allowCgroupV1: cluster.allowCgroupV1,
         }),
         // The secrets go on stdin: a failed command's error quotes its script, never its stdin.
-        stdin: pulumi.secret(pulumi.all([token, certificateKey]).apply(([t, key]) => initStdin({ token: t, certificateKey: key }))),
+        stdin: pulumi.secret(token.apply((t) => initStdin({ token: t }))),
         delete: kubeadmResetScript(),
         logging: "stderr",
       },

@@ -1,6 +1,6 @@
 // Remote shell scripts, one per provisioning step (as kubespray cuts them). Each is a complete bash
 // script over typed inputs, idempotent (a second run changes nothing), and shellchecked in the tests.
-// Secrets (bootstrap token, certificate key, CA hash) never appear in a script's text: the scripts read
+// Secrets (bootstrap token, CA hash) never appear in a script's text: the scripts read
 // them from stdin, which the caller fills from Pulumi secrets. A failed command's error quotes its
 // script, and the node's process list shows arguments: neither may hold a secret.
 // Config values are data: each one is single-quoted where bash reads it (most into a variable first,
@@ -278,21 +278,22 @@ export function hostPort(host: string, port: number): string {
 /** Replaced in the init config by the version of the kubeadm installed on the node. */
 export const KUBEADM_VERSION_PLACEHOLDER = "KUBEADM_INSTALLED_VERSION";
 
-/** The secrets `kubeadm init` reads from stdin, one per line. */
+/**
+ * The secrets `kubeadm init` reads from stdin, one per line. No certificate key: with one control plane
+ * nothing joins as a control plane, so the cluster's CA and etcd keys are never uploaded for one to fetch
+ * (`--upload-certs` would keep them in a Secret, readable for two hours with the token and that key).
+ */
 export interface InitSecrets {
   /** kubeadm bootstrap token, "[a-z0-9]{6}.[a-z0-9]{16}". */
   token: string;
-  /** 64 hex characters: encrypts the uploaded control-plane certificates. */
-  certificateKey: string;
 }
 
 /** stdin of the init command (secret). */
 export function initStdin(s: InitSecrets): string {
-  return `${s.token}\n${s.certificateKey}\n`;
+  return `${s.token}\n`;
 }
 
 const TOKEN_SLOT = "@BOOTSTRAP_TOKEN@";
-const CERTIFICATE_KEY_SLOT = "@CERTIFICATE_KEY@";
 const CA_HASH_SLOT = "@CA_CERT_HASH@";
 
 /** Reads secret lines from stdin into variables, each checked against its format (never echoed). */
@@ -312,14 +313,13 @@ fi`,
  * The kubeadm configuration for `kubeadm init` (v1beta4, Kubernetes 1.31 and later). The secrets are
  * slots that the script fills from stdin, unless given.
  */
-export function kubeadmInitConfig(p: InitParams, secrets: InitSecrets = { token: TOKEN_SLOT, certificateKey: CERTIFICATE_KEY_SLOT }): string {
+export function kubeadmInitConfig(p: InitParams, secrets: InitSecrets = { token: TOKEN_SLOT }): string {
   return `apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
 bootstrapTokens:
   - token: ${yamlString(secrets.token)}
     description: kubeadm-istio-lab worker join
     ttl: 24h0m0s
-certificateKey: ${yamlString(secrets.certificateKey)}
 localAPIEndpoint:
   advertiseAddress: ${yamlString(p.advertiseAddress)}
   bindPort: ${p.apiServerPort}
@@ -422,15 +422,12 @@ export function kubeadmInitScript(p: InitParams): string {
     doneFile: "/etc/kubernetes/admin.conf",
     doneMessage: "control plane already initialised",
     liveCheck: "kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw /readyz --request-timeout=10s >/dev/null 2>&1",
-    secrets: [
-      TOKEN_LINE,
-      { name: "certificate_key", slot: CERTIFICATE_KEY_SLOT, pattern: "^[a-f0-9]{64}$", what: "the certificate key (64 hex digits)" },
-    ],
+    secrets: [TOKEN_LINE],
     config: kubeadmInitConfig(p),
     // Not a secret: the installed kubeadm's own version, so kubeadm never asks dl.k8s.io.
     fillFrom: [[KUBEADM_VERSION_PLACEHOLDER, "$(kubeadm version -o short)"]],
     command: `${preflightFlag(p.allowCgroupV1).trimStart()}
-kubeadm init --config "$config" --upload-certs --skip-token-print${p.allowCgroupV1 ? ' "${ignore[@]}"' : ""}`,
+kubeadm init --config "$config" --skip-token-print --skip-certificate-key-print${p.allowCgroupV1 ? ' "${ignore[@]}"' : ""}`,
   });
 }
 

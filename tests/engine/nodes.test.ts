@@ -285,10 +285,13 @@ describe('the hosts stack on three Debian test hosts, by the real engine', () =>
     const key = fs.readFileSync(hosts.ssh.privateKeyPath, 'utf8').trim();
     const kubeconfig = fs.readFileSync(path.join(s.stateDir, 'kubeconfig'), 'utf8');
     const clientKey = /client-key-data: (\S+)/.exec(kubeconfig)?.[1] ?? '';
-    // The program's join token and the one `kubeadm init --upload-certs` made for the certificates.
+    // The program's join token, and no other: with one control plane init uploads no certificates (no
+    // kubeadm-certs Secret, no second token to fetch them with).
     const tokens = (await sudoOn('nieve', `kubeadm token list --kubeconfig /etc/kubernetes/admin.conf -o 'jsonpath={.token}{"\\n"}'`)).trim().split('\n');
     expect(clientKey.length).toBeGreaterThan(100);
-    expect(tokens.length).toBeGreaterThanOrEqual(1);
+    expect(tokens).toHaveLength(1);
+    const certs = await sudoOn('nieve', 'kubectl --kubeconfig /etc/kubernetes/admin.conf -n kube-system get secret kubeadm-certs --ignore-not-found -o name');
+    expect(certs.trim()).toBe('');
     for (const t of tokens) expect(t).toMatch(/^[a-z0-9]{6}\.[a-z0-9]{16}$/);
     const needles = [...secrets, key, clientKey, ...tokens, ...tokens.map((t) => t.split('.')[1])];
     expect(secrets.length).toBeGreaterThanOrEqual(4);

@@ -56,8 +56,8 @@ describe("dev stack: three Debian machines provisioned over SSH", () => {
       "kubeadm-istio-lab:traffic:TrafficPolicy": 1,
       // 3 steps per node, init, 2 read-backs, a join and a drain per worker
       "command:remote:Command": 9 + 1 + 2 + 2 + 2,
-      // token id, token secret, certificate key
-      "random:index/randomPassword:RandomPassword": 3,
+      // token id, token secret (no certificate key: nothing joins as a control plane)
+      "random:index/randomPassword:RandomPassword": 2,
       "pulumi:providers:kubernetes": 1,
       "kubernetes:core/v1:ServiceAccount": 4 + 1,
       "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": 1,
@@ -132,7 +132,7 @@ describe("dev stack: three Debian machines provisioned over SSH", () => {
     expect((await resolve(drain.inputs.delete)).value).toMatch(/kubectl --kubeconfig "\$kubeconfig" drain "\$node"/);
   });
 
-  test("secrets stay secret: SSH key, bootstrap token, certificate key, kubeconfig", async () => {
+  test("secrets stay secret: SSH key, bootstrap token, kubeconfig", async () => {
     const connection = await resolve(run.get("nieve-prepare-host").inputs.connection);
     expect(connection.secret).toBe(true);
     // The secrets travel on stdin (secret); the scripts themselves hold none.
@@ -141,7 +141,7 @@ describe("dev stack: three Debian machines provisioned over SSH", () => {
       expect(stdin.secret).toBe(true);
       expect(String((await resolve(run.get(name).inputs.create)).value)).not.toMatch(/a{16}/);
     }
-    expect((await resolve(run.get("cluster-init").inputs.stdin)).value).toBe(`${"a".repeat(6)}.${"a".repeat(16)}\n${"a".repeat(64)}\n`);
+    expect((await resolve(run.get("cluster-init").inputs.stdin)).value).toBe(`${"a".repeat(6)}.${"a".repeat(16)}\n`);
     expect((await resolve(run.outputs.kubeconfig)).secret).toBe(true);
     expect((await resolve(run.get("cluster-provider").inputs.kubeconfig)).secret).toBe(true);
     // The key text appears nowhere in a non-secret input.
@@ -153,10 +153,8 @@ describe("dev stack: three Debian machines provisioned over SSH", () => {
     }
   });
 
-  test("the certificate key is a hex RandomPassword, not RandomBytes (whose ID, the value, is stored in plain text)", () => {
-    const key = run.get("cluster-certificate-key");
-    expect(key.type).toBe("random:index/randomPassword:RandomPassword");
-    expect(key.inputs).toMatchObject({ length: 64, upper: false, lower: false, numeric: true, special: true, overrideSpecial: "abcdef" });
+  test("no certificate key with one control plane, and no RandomBytes (whose ID, the value, is stored in plain text)", () => {
+    expect(run.resources.filter((r) => /certificate-key/.test(r.name))).toEqual([]);
     expect(run.byType("random:index/randomBytes:RandomBytes")).toHaveLength(0);
   });
 

@@ -40,7 +40,6 @@ const init = {
   podCidr: "10.0.0.0/16",
   serviceCidr: "10.96.0.0/12",
   token: "abcdef.0123456789abcdef",
-  certificateKey: "0".repeat(64),
   imageRepository: "registry.k8s.io",
   allowCgroupV1: false,
 };
@@ -305,19 +304,19 @@ describe("secrets reach kubeadm through stdin, never through a script's text or 
     }
   });
 
-  test("no script holds a token, certificate key or CA hash", () => {
+  test("no script holds a token or CA hash", () => {
     const all = Object.values(scripts).join("\n");
     expect(all).not.toContain(init.token);
-    expect(all).not.toContain(init.certificateKey);
     expect(all).not.toContain(caCertHash);
   });
 
   test("init writes the stdin secrets and the installed kubeadm's version into its config, and passes only the file", () => {
     const r = runWithFakeKubeadm(scripts["kubeadm init"], initStdin(init));
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^args: init --config \S+ --upload-certs --skip-token-print$/m);
+    expect(r.stdout).toMatch(/^args: init --config \S+ --skip-token-print --skip-certificate-key-print$/m);
     expect(r.stdout).toContain(`token: "${init.token}"`);
-    expect(r.stdout).toContain(`certificateKey: "${init.certificateKey}"`);
+    // One control plane: no certificate key, and the control plane's certificates are never uploaded.
+    expect(r.stdout).not.toMatch(/certificateKey|upload-certs/);
     expect(r.stdout).toMatch(/^kubernetesVersion: v1\.36\.3$/m);
     expect(r.stdout).not.toMatch(/@[A-Z_]+@|KUBEADM_INSTALLED_VERSION/);
   });
@@ -334,10 +333,10 @@ describe("secrets reach kubeadm through stdin, never through a script's text or 
   test("cgroup v1 allowed: kubelet's failCgroupV1 is off, and kubeadm skips SystemVerification only on a cgroup v1 machine", () => {
     const v1 = runWithFakeKubeadm(scripts["kubeadm init, cgroup v1 allowed"], initStdin(init), "tmpfs");
     expect(v1.status).toBe(0);
-    expect(v1.stdout).toMatch(/^args: init --config \S+ --upload-certs --skip-token-print --ignore-preflight-errors=SystemVerification$/m);
+    expect(v1.stdout).toMatch(/^args: init --config \S+ --skip-token-print --skip-certificate-key-print --ignore-preflight-errors=SystemVerification$/m);
     expect(v1.stdout).toMatch(/^failCgroupV1: false$/m);
     const v2 = runWithFakeKubeadm(scripts["kubeadm init, cgroup v1 allowed"], initStdin(init), "cgroup2fs");
-    expect(v2.stdout).toMatch(/^args: init --config \S+ --upload-certs --skip-token-print$/m);
+    expect(v2.stdout).toMatch(/^args: init --config \S+ --skip-token-print --skip-certificate-key-print$/m);
     const join = runWithFakeKubeadm(scripts["kubeadm join, cgroup v1 allowed"], joinStdin({ token: init.token, caCertHash }), "tmpfs");
     expect(join.stdout).toMatch(/^args: join --config \S+ --ignore-preflight-errors=SystemVerification$/m);
     expect(runWithFakeKubeadm(scripts["kubeadm init"], initStdin(init), "tmpfs").stdout).not.toMatch(/failCgroupV1|ignore-preflight/);

@@ -516,7 +516,7 @@ describe(`${COUNTS.configs} hostile configs: what config accepts is only ever da
         const scripts = scriptsOf(c);
         expect(exposures(scripts, scriptValues(c))).toEqual([]);
         const p = initParams(c);
-        const written = sandboxed(scripts.kubeadmInitScript, initStdin({ token, certificateKey: "0".repeat(64) }));
+        const written = sandboxed(scripts.kubeadmInitScript, initStdin({ token }));
         const [init, cluster] = parseAllDocuments(written).map((d) => d.toJS() as Record<string, Record<string, unknown>>);
         expect(init.localAPIEndpoint.advertiseAddress).toBe(p.advertiseAddress);
         expect(init.nodeRegistration.name).toBe(p.nodeName);
