@@ -13,7 +13,7 @@ import { Flannel } from "./components/flannel";
 import { Istio } from "./components/istio";
 import { Bookinfo } from "./components/bookinfo";
 import { TrafficPolicy } from "./components/trafficPolicy";
-import { useStackFieldManager } from "./components/fieldManager";
+import { stackFieldManagerTransform } from "./components/fieldManager";
 
 // A bad config or an unreachable machine is the user's to fix: the engine prints a RunError's message
 // alone, without a stack trace.
@@ -67,10 +67,7 @@ async function program() {
     down.forEach((line) => pulumi.log.warn(`${line}\nThe preview goes on, but its diff compares with Pulumi's state only, not with the cluster.`));
   }
 
-  // 3. Machines and the cluster (or an existing cluster's kubeconfig). Every Kubernetes object is
-  // applied by one field manager named after the stack, so a create cut off mid-way and retried by the
-  // next up applies as the same owner.
-  useStackFieldManager();
+  // 3. Machines and the cluster (or an existing cluster's kubeconfig).
   let cluster: KubeadmCluster;
   let controlPlane: DebianNode | undefined;
   if (access.kind === "ssh") {
@@ -82,7 +79,9 @@ async function program() {
   } else {
     cluster = new KubeadmCluster("cluster", { provision: false, kubeconfig: access.secret, context: clusterSpec.context });
   }
-  const onCluster = { providers: { kubernetes: cluster.provider } };
+  // Every Kubernetes object is applied by one field manager named after the stack, so a create cut off
+  // mid-way and retried by the next up applies as the same owner.
+  const onCluster = { providers: { kubernetes: cluster.provider }, transforms: [stackFieldManagerTransform()] };
 
   // 4. The CNI, only on clusters we built: the lab's Weave Net, or flannel.
   const cni: pulumi.Resource[] = [];

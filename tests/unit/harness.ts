@@ -30,8 +30,11 @@ export interface ProgramRun {
   get(name: string): Recorded;
   /** Every resource `name` waits for: explicit dependsOn, parents' dependsOn, and providers, transitively. */
   dependenciesOf(name: string): Set<string>;
-  /** The program's stack transforms (the engine applies them; the mock monitor only hands them over). */
-  transforms: pulumi.ResourceTransform[];
+  /**
+   * The transforms each resource's options name, by resource name: the engine applies them to the
+   * resource and its children; the mock monitor only hands them over.
+   */
+  transforms: Map<string, pulumi.ResourceTransform[]>;
 }
 
 /** A stack file's config as plain values keyed without the project prefix ("traffic", "nodes"...). */
@@ -74,7 +77,7 @@ export async function runProgram(
   const pending: Promise<void>[] = [];
   const warnings: string[] = [];
   const values: Record<string, string> = {};
-  const transforms: pulumi.ResourceTransform[] = [];
+  const transforms = new Map<string, pulumi.ResourceTransform[]>();
   for (const [k, v] of Object.entries(config)) values[`${PROJECT}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
   Object.assign(values, opts.otherConfig ?? {});
   pulumi.runtime.setAllConfig(values, (opts.secretKeys ?? []).map((k) => `${PROJECT}:${k}`));
@@ -84,6 +87,7 @@ export async function runProgram(
       newResource(args: pulumi.runtime.MockResourceArgs) {
         const id = args.id ?? `${args.name}-id`;
         registered.add(args.name);
+        if (args.transforms !== undefined && args.transforms.length > 0) transforms.set(args.name, args.transforms);
         if (args.provider) providers.set(args.name, args.provider);
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === "command:remote:Command") state.stdout = `stdout-of-${args.name}`;
@@ -93,7 +97,6 @@ export async function runProgram(
         return { id, state };
       },
       call: () => ({}),
-      registerTransform: (t: pulumi.ResourceTransform) => transforms.push(t),
     },
     PROJECT,
     "test",

@@ -107,10 +107,13 @@ describe("dev stack: three Debian machines provisioned over SSH", () => {
   });
 
   test("every Kubernetes object the provider applies names the stack's one field manager; Helm releases apply as Helm", async () => {
-    expect(run.transforms).toHaveLength(1);
-    const [transform] = run.transforms;
+    // The transform goes to each component that talks to the cluster; the engine applies it to its children.
+    const components = ["weave-net", "istio", "bookinfo", "traffic"];
+    expect([...run.transforms.keys()].sort()).toEqual([...components].sort());
+    const [transform] = run.transforms.get("istio") ?? [];
     const managers: Record<string, unknown> = {};
-    for (const r of run.resources.filter((x) => x.type.startsWith("kubernetes:"))) {
+    for (const r of run.resources.filter((x) => x.type.startsWith("kubernetes:") && x.type !== "pulumi:providers:kubernetes")) {
+      expect({ name: r.name, parent: components.includes(r.parent ?? "") }).toEqual({ name: r.name, parent: true });
       const result = await transform({ type: r.type, name: r.name, custom: true, props: r.inputs, opts: {} });
       const metadata = result?.props.metadata as { annotations?: Record<string, unknown> } | undefined;
       managers[r.type] = metadata?.annotations?.["pulumi.com/patchFieldManager"] ?? "(none)";
