@@ -28,6 +28,9 @@ export = async () => {
 
 class UnreachableError extends Error {}
 
+/** The engine's builtin function behind StackReference: a stack's last outputs. */
+const READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs";
+
 const WEAVE_ARCHIVED =
   `Weave Net is archived: Weaveworks closed in 2024, its last release is 2.8.1 (2021), and it is untested upstream ` +
   `since Kubernetes 1.30. For a maintained CNI set ${CONFIG_NAMESPACE}:cluster.cni: flannel before the cluster's first up ` +
@@ -37,11 +40,12 @@ async function program() {
   // 1. Config, validated as a whole before anything is registered.
   const { config, access } = loadConfig();
   const { cluster: clusterSpec } = config;
-  // Settings fixed once the cluster runs, against what the last up recorded (this stack's own output).
+  // Settings fixed once the cluster runs, against what the last up recorded (this stack's own output,
+  // read by the engine's builtin invoke: unlike a StackReference it adds no resource and no step).
   const fixed = fixedSettings(config);
   if (Object.keys(fixed).length > 0) {
-    const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
-    const changed = fixedSettingChanges((await self.getOutputDetails("clusterSettings")).value, fixed);
+    const last = (await pulumi.runtime.invoke(READ_STACK_OUTPUTS, { name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}` })) as { outputs?: Record<string, unknown> };
+    const changed = fixedSettingChanges(last.outputs?.clusterSettings, fixed);
     if (changed.length > 0) throw new ConfigError(changed);
   }
 

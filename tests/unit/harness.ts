@@ -67,7 +67,7 @@ export async function runProgram(
     otherConfig?: Record<string, string>;
     /** Receives every resource as it is registered, also when the program then fails. */
     recorded?: Recorded[];
-    /** The stack's outputs of its last update, as its reference to itself reads them. */
+    /** The stack's outputs of its last update, as the program reads them back. */
     previousOutputs?: Record<string, unknown>;
   } = {},
 ): Promise<ProgramRun> {
@@ -92,11 +92,12 @@ export async function runProgram(
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === "command:remote:Command") state.stdout = `stdout-of-${args.name}`;
         if (args.type === "random:index/randomPassword:RandomPassword") state.result = "a".repeat(Number(args.inputs.length));
-        if (args.type === "pulumi:pulumi:StackReference") state.outputs = opts.previousOutputs ?? {};
         if (args.type === "random:index/randomBytes:RandomBytes") state.hex = "0".repeat(Number(args.inputs.length) * 2);
         return { id, state };
       },
-      call: () => ({}),
+      // The engine's builtin read of the stack's own last outputs; every other call answers nothing.
+      call: (args: pulumi.runtime.MockCallArgs) =>
+        args.token === "pulumi:pulumi:readStackOutputs" ? { name: args.inputs.name, outputs: opts.previousOutputs ?? {} } : {},
     },
     PROJECT,
     "test",
