@@ -12,12 +12,21 @@ const WHY: Record<string, string> = {
   "cluster.cni": "the CNI of a running cluster is not switched in place (every pod would need a new address)",
   "cluster.podCidr": "kubeadm gave every node its pod subnet from it at init, and kube-proxy and the CNI use it",
   "cluster.serviceCidr": "every Service's cluster IP, the API server's certificate and CoreDNS's address come from it",
+  "cluster.apiServerPort": "every kubeconfig and every worker's kubelet reach the API server on it",
+  "nodes (the controlPlane node)": "kubeadm wrote its name and address into the cluster's certificates and every kubeconfig",
 };
 
 /** The settings of a provisioned cluster that are fixed once it runs; none for an existing cluster. */
 export function fixedSettings(config: LabConfig): FixedSettings {
   if (!config.cluster.provision) return {};
-  return { "cluster.cni": config.cluster.cni, "cluster.podCidr": config.cluster.podCidr, "cluster.serviceCidr": config.cluster.serviceCidr };
+  const controlPlane = config.nodes.find((n) => n.role === "controlPlane");
+  return {
+    "cluster.cni": config.cluster.cni,
+    "cluster.podCidr": config.cluster.podCidr,
+    "cluster.serviceCidr": config.cluster.serviceCidr,
+    "cluster.apiServerPort": String(config.cluster.apiServerPort),
+    ...(controlPlane ? { "nodes (the controlPlane node)": `${controlPlane.name} at ${controlPlane.address}` } : {}),
+  };
 }
 
 /**

@@ -231,7 +231,13 @@ describe("dev stack with flannel as its CNI", () => {
 describe("settings a running cluster cannot take (config/fixed.ts)", () => {
   test("the first up records the CNI and the CIDRs as an output", async () => {
     const run = await runProgram(dev);
-    expect(run.outputs.clusterSettings).toEqual({ "cluster.cni": "weave", "cluster.podCidr": "10.0.0.0/16", "cluster.serviceCidr": "10.96.0.0/12" });
+    expect(run.outputs.clusterSettings).toEqual({
+      "cluster.cni": "weave",
+      "cluster.podCidr": "10.0.0.0/16",
+      "cluster.serviceCidr": "10.96.0.0/12",
+      "cluster.apiServerPort": "6443",
+      "nodes (the controlPlane node)": "nieve at 192.0.2.10",
+    });
   }, 60_000);
 
   test("switching the CNI or the pod CIDR of a running cluster is refused naming the keys, before anything is registered", async () => {
@@ -242,6 +248,8 @@ describe("settings a running cluster cannot take (config/fixed.ts)", () => {
     expect(failure).toMatch(/kubeadm-istio-lab:cluster\.cni: the running cluster was built with "weave"; the CNI of a running cluster is not switched in place/);
     expect(failure).toMatch(/kubeadm-istio-lab:cluster\.podCidr: the running cluster was built with "10\.0\.0\.0\/16"/);
     expect(failure).toMatch(/nothing was changed/);
+    // Recorded keys that did not change pass.
+    expect(failure).not.toMatch(/serviceCidr/);
     expect(recorded.filter((r) => r.type !== "pulumi:pulumi:Stack")).toEqual([]);
   }, 60_000);
 
@@ -364,4 +372,17 @@ describe("config mistakes under the engine (issue 14)", () => {
     const e = await refusal({ ...dev, traffic: "" });
     expect((e as Error).message).toMatch(/kubeadm-istio-lab:traffic: is empty; set a service's routing/);
   });
+});
+
+describe("moving the control plane of a running cluster", () => {
+  test("a new address for the control-plane node is refused, naming it and what kubeadm did with it", async () => {
+    const before = await runProgram(dev);
+    const previousOutputs = { clusterSettings: before.outputs.clusterSettings };
+    const nodes = (dev.nodes as { name: string; address: string }[]).map((n) => (n.name === "nieve" ? { ...n, address: "192.0.2.20" } : n));
+    const failure = await runProgram({ ...dev, nodes }, { previousOutputs }).then(() => "(it ran)", (e: unknown) => String(e));
+    expect(failure).toMatch(/kubeadm-istio-lab:nodes \(the controlPlane node\): the running cluster was built with "nieve at 192\.0\.2\.10"; kubeadm wrote its name and address into the cluster's certificates/);
+    // A worker's new address is not a fixed setting.
+    const worker = (dev.nodes as { name: string; address: string }[]).map((n) => (n.name === "arya" ? { ...n, address: "192.0.2.21" } : n));
+    await expect(runProgram({ ...dev, nodes: worker }, { previousOutputs })).resolves.toBeDefined();
+  }, 120_000);
 });
