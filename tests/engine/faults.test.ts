@@ -9,8 +9,8 @@ import { OpMap } from "@pulumi/pulumi/automation";
 import { buildDestinationRule } from "../../specs/routes";
 import { goCaches, scanFiles } from "../../tools/credential-scan";
 import { privateTmpRoot } from "../../tools/privateTmp";
-import { labCacheDir, LocalCluster, REPO_ROOT, run, startCluster } from "./support/cluster";
-import { checkpoint, CliRun, createStack, EngineEvent, EngineStack, stackLocks, startCli, stateFilePath } from "./support/pulumi";
+import { isProcessRunning, labCacheDir, LocalCluster, REPO_ROOT, run, startCluster } from "./support/cluster";
+import { checkpoint, CliRun, createStack, descendants, EngineEvent, EngineStack, stackLocks, startCli, stateFilePath } from "./support/pulumi";
 
 const NS = "bookinfo";
 const MANAGED = "app.kubernetes.io/managed-by=kubeadm-istio-lab";
@@ -128,8 +128,16 @@ describe("an interrupted, raced or cut-off up converges on the next run", () => 
   test("1. SIGINT while Bookinfo's Deployments are being created: the engine stops cleanly; the next up completes, every object once; refresh shows no change", async () => {
     const up = upCli(150_000);
     await up.waitForEvent(deploymentStep("create"), 120_000);
+    const plugins = descendants(up.pid);
     up.signal("SIGINT"); // a terminal's Ctrl-C reaches the CLI; the plugins run in their own process groups
     const exit = await up.exited;
+    // A provider may still be finishing a create the engine gave up waiting for, and the next up would
+    // race it for the same object. The README says to let the plugins end first; so does the test. (One
+    // CI run of 12 saw the next up's create of the NodePort Service fail with "provided port is already
+    // allocated"; whether a lingering provider was the cause is not established: see the line below.)
+    const exitedAt = Date.now();
+    await waitUntil("the interrupted up's plugins to exit", () => plugins.every((pid) => !isProcessRunning(pid)), 60_000);
+    process.stdout.write(`[faults] case 1: the interrupted up's ${plugins.length} plugin processes ended ${Date.now() - exitedAt} ms after the CLI\n`);
     expect(exit.signal).toBeNull(); // it ended by itself, not by the test's bound
     expect(exit.code).not.toBe(0);
     expect(exit.stdout + exit.stderr).toMatch(/cancel/i);
