@@ -6,6 +6,7 @@
 // `Network` is the cluster's pod CIDR, as Weave's IPALLOC_RANGE is.
 import type * as k8s from "@pulumi/kubernetes";
 import type { FlannelSpec } from "../config/schema";
+import { everyNode, hostPath } from "./cni";
 
 type PolicyRule = k8s.types.input.rbac.v1.PolicyRule;
 type DaemonSetSpec = k8s.types.input.apps.v1.DaemonSetSpec;
@@ -47,8 +48,6 @@ export function flannelCniConf(): string {
   );
 }
 
-const hostPath = (name: string, path: string, type?: string) => ({ name, hostPath: type ? { path, type } : { path } });
-
 export function flannelDaemonSetSpec(p: FlannelParams): DaemonSetSpec {
   const labels = { app: FLANNEL_NAME, tier: "node" };
   const small = { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "100m", memory: "64Mi" } };
@@ -61,8 +60,7 @@ export function flannelDaemonSetSpec(p: FlannelParams): DaemonSetSpec {
         nodeSelector: { "kubernetes.io/os": "linux" },
         priorityClassName: "system-node-critical",
         serviceAccountName: FLANNEL_NAME,
-        // Every node, the control plane included, needs its pod network before anything else runs.
-        tolerations: [{ operator: "Exists", effect: "NoSchedule" }, { operator: "Exists", effect: "NoExecute" }],
+        tolerations: everyNode,
         initContainers: [
           {
             name: "install-cni-plugin",

@@ -5,6 +5,7 @@
 // match kubeadm's --pod-network-cidr).
 import type * as k8s from "@pulumi/kubernetes";
 import type { WeaveSpec } from "../config/schema";
+import { everyNode, hostPath } from "./cni";
 
 type PolicyRule = k8s.types.input.rbac.v1.PolicyRule;
 type DaemonSetSpec = k8s.types.input.apps.v1.DaemonSetSpec;
@@ -24,7 +25,6 @@ export const weaveNamespaceRules: PolicyRule[] = [
   { apiGroups: [""], resources: ["configmaps"], verbs: ["create"] },
 ];
 
-const hostPath = (name: string, path: string, type?: string) => ({ name, hostPath: type ? { path, type } : { path } });
 const privileged = { privileged: true };
 const nodeName = { name: "HOSTNAME", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "spec.nodeName" } } };
 const xtablesLock = { name: "xtables-lock", mountPath: "/run/xtables.lock" };
@@ -43,11 +43,7 @@ export function weaveDaemonSetSpec(cfg: WeaveSpec, podCidr: string): DaemonSetSp
         priorityClassName: "system-node-critical",
         serviceAccountName: WEAVE_NAME,
         restartPolicy: "Always",
-        // The CNI must run on every node, the control plane included, before anything else can.
-        tolerations: [
-          { effect: "NoSchedule", operator: "Exists" },
-          { effect: "NoExecute", operator: "Exists" },
-        ],
+        tolerations: everyNode,
         initContainers: [
           {
             name: "weave-init",
