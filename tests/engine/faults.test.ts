@@ -10,12 +10,10 @@ import { buildDestinationRule } from "../../specs/routes";
 import { goCaches, scanFiles } from "../../tools/credential-scan";
 import { privateTmpRoot } from "../../tools/privateTmp";
 import { isProcessRunning, labCacheDir, LocalCluster, REPO_ROOT, run, startCluster } from "./support/cluster";
+import { DEPLOYMENTS, failureOf, KINDS, MANAGED, NS, runRecover } from "./support/bookinfo";
 import { checkpoint, CliRun, createStack, descendants, EngineEvent, EngineStack, stackLocks, startCli, stateFilePath } from "./support/pulumi";
 
-const NS = "bookinfo";
-const MANAGED = "app.kubernetes.io/managed-by=kubeadm-istio-lab";
-const DEPLOYMENTS = ["details-v1", "productpage-v1", "ratings-v1", "reviews-v1", "reviews-v2", "reviews-v3"];
-const KINDS = "namespaces,serviceaccounts,services,deployments,virtualservices.networking.istio.io,destinationrules.networking.istio.io,gateways.networking.istio.io,peerauthentications.security.istio.io";
+
 const TS_NODE = path.join(REPO_ROOT, "node_modules", ".bin", "ts-node");
 
 const startedAt = Date.now();
@@ -45,14 +43,6 @@ const upCli = (timeoutMs: number): CliRun => startCli(s, ["up", "--yes", "--skip
 
 const deploymentStep = (op: string) => (e: EngineEvent) =>
   e.resourcePreEvent?.metadata.type === "kubernetes:apps/v1:Deployment" && e.resourcePreEvent.metadata.op === op;
-
-/** Error text of an Automation API operation that is expected to fail. */
-async function failureOf(operation: Promise<unknown>): Promise<string> {
-  return operation.then(
-    () => "(it succeeded)",
-    (e: unknown) => (e instanceof Error ? e.message : String(e)),
-  );
-}
 
 interface K8sObject {
   kind: string;
@@ -278,12 +268,8 @@ describe("an interrupted, raced or cut-off up converges on the next run", () => 
     expect(readme).toMatch(/currently locked[\s\S]{0,800}npm run recover -- --stack/);
     expect(readme).toMatch(/failed to load checkpoint: EOF[\s\S]{0,800}npm run recover -- --stack/);
 
-    const recovered = await run(TS_NODE, ["--transpile-only", path.join(REPO_ROOT, "tools", "recover.ts"), "--stack", s.name], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...s.env },
-      timeoutMs: 180_000,
-    });
-    process.stdout.write(`[faults] case 2: recover said:\n${recovered.stdout.split("\n").filter((l) => l.startsWith("[recover]")).join("\n")}\n`);
+    const recovered = await runRecover(s);
+    process.stdout.write(`[faults] case 2: recover said:\n${recovered.said.join("\n")}\n`);
     expect(recovered.stdout).toMatch(/stale lock of pid \d+/);
     expect(recovered.stdout).toMatch(/interrupted state write, removed \.pulumi\/stacks\/\S+\.json\.attrs: an empty sidecar/);
     // Every create the kill interrupted (whichever of Bookinfo's objects were in flight) is settled by import.

@@ -4,17 +4,12 @@
 // object, this stack's, so that later changes apply. A field another manager owns still stops up,
 // naming both; and a stack from before one manager per stack gets its leftovers released by recover.
 // One local cluster, one stack, in this order.
-import * as path from "path";
 import { stackFieldManager } from "../../specs/fieldManager";
-import { LocalCluster, REPO_ROOT, run, startCluster } from "./support/cluster";
+import { LocalCluster, startCluster } from "./support/cluster";
+import { DEPLOYMENTS, failureOf, KINDS, MANAGED, NS, runRecover } from "./support/bookinfo";
 import { CutProxy, startCutProxy } from "./support/cutProxy";
 import { checkpoint, createStack, EngineStack, PROJECT } from "./support/pulumi";
 
-const NS = "bookinfo";
-const MANAGED = "app.kubernetes.io/managed-by=kubeadm-istio-lab";
-const DEPLOYMENTS = ["details-v1", "productpage-v1", "ratings-v1", "reviews-v1", "reviews-v2", "reviews-v3"];
-const KINDS = "namespaces,serviceaccounts,services,deployments,virtualservices.networking.istio.io,destinationrules.networking.istio.io,gateways.networking.istio.io,peerauthentications.security.istio.io";
-const TS_NODE = path.join(REPO_ROOT, "node_modules", ".bin", "ts-node");
 
 let cluster: LocalCluster;
 let proxy: CutProxy;
@@ -32,13 +27,6 @@ interface K8sObject {
   kind: string;
   metadata: { name: string; namespace?: string; managedFields?: ManagedEntry[] };
   spec?: { replicas?: number };
-}
-
-async function failureOf(operation: Promise<unknown>): Promise<string> {
-  return operation.then(
-    () => "(it succeeded)",
-    (e: unknown) => (e instanceof Error ? e.message : String(e)),
-  );
 }
 
 /** The program's objects in the cluster, read past the proxy. */
@@ -138,12 +126,7 @@ describe("field owners after a cut, a foreign owner, and an older stack's leftov
     const refused = await failureOf(s.stack.up({ onOutput }));
     expect(refused).toMatch(new RegExp(`conflict with "${leftover}"[\\s\\S]*\\.spec\\.replicas`));
 
-    const recovered = await run(TS_NODE, ["--transpile-only", path.join(REPO_ROOT, "tools", "recover.ts"), "--stack", s.name], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...s.env },
-      timeoutMs: 180_000,
-    });
-    const said = recovered.stdout.split("\n").filter((l) => l.startsWith("[recover]"));
+    const { said } = await runRecover(s);
     process.stdout.write(`[owners] recover said:\n${said.join("\n")}\n`);
     expect(said).toContain(`[recover] field manager: Deployment ${NS}/reviews-v2: released ${leftover} (left by a cut create; this stack applies it as ${manager})`);
     expect(said.filter((l) => l.includes("released"))).toHaveLength(1);
