@@ -6,6 +6,7 @@ import { Endpoint, unreachable } from "./config/preflight";
 import { CONFIG_NAMESPACE, ConfigError } from "./config/schema";
 import { fixedSettingChanges, fixedSettings } from "./config/fixed";
 import { productpageUrls } from "./specs/bookinfo";
+import { cniPodsCommand } from "./specs/cni";
 import { DebianNode } from "./components/debianNode";
 import { KubeadmCluster } from "./components/kubeadmCluster";
 import { WeaveNet } from "./components/weaveNet";
@@ -88,6 +89,7 @@ async function program() {
   const onCluster = { providers: { kubernetes: cluster.provider }, transforms: [stackFieldManagerTransform()] };
 
   // 4. The CNI, only on clusters we built: the lab's Weave Net, or flannel.
+  //    Then every node Ready before anything is scheduled: a broken pod network fails here, by node.
   const cni: pulumi.Resource[] = [];
   if (clusterSpec.provision && clusterSpec.cni === "weave") {
     pulumi.log.warn(WEAVE_ARCHIVED);
@@ -95,9 +97,10 @@ async function program() {
   } else if (clusterSpec.provision) {
     cni.push(new Flannel("flannel", { flannel: config.flannel, podCidr: clusterSpec.podCidr, after: cluster.workersJoined }, onCluster));
   }
+  const nodesReady = cluster.waitForReadyNodes(cni, cniPodsCommand(clusterSpec.cni));
 
   // 5. Istio, then Bookinfo in an injected namespace, then its routing.
-  const istio = new Istio("istio", { istio: config.istio, after: [...cni, ...cluster.workersJoined] }, onCluster);
+  const istio = new Istio("istio", { istio: config.istio, after: [...cni, ...nodesReady, ...cluster.workersJoined] }, onCluster);
   const bookinfo = new Bookinfo("bookinfo", { bookinfo: config.bookinfo, after: [...istio.ready, istio.peerAuthentication] }, onCluster);
   const traffic = new TrafficPolicy("traffic", { traffic: config.traffic, namespace: config.bookinfo.namespace, after: [bookinfo] }, onCluster);
 

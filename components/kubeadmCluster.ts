@@ -13,6 +13,8 @@ import {
   kubeadmJoinScript,
   joinedScript,
   kubeadmResetScript,
+  NODES_READY_TIMEOUT_SECONDS,
+  nodesReadyScript,
   readKubeconfigScript,
 } from "../specs/scripts";
 import { DebianNode } from "./debianNode";
@@ -50,6 +52,8 @@ export class KubeadmCluster extends pulumi.ComponentResource {
   readonly provider: k8s.Provider;
   /** Resources that must exist before workloads can be scheduled on the workers. */
   readonly workersJoined: pulumi.Resource[];
+  /** The control plane and every node's name, for steps that run after the cluster (waitForReadyNodes). */
+  private readonly members?: { controlPlane: DebianNode; nodeNames: string[]; name: string };
 
   constructor(name: string, args: KubeadmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
     super("kubeadm-istio-lab:cluster:KubeadmCluster", name, {}, opts);
@@ -88,6 +92,7 @@ export class KubeadmCluster extends pulumi.ComponentResource {
           serviceCidr: cluster.serviceCidr,
           imageRepository: args.imageRepository,
           allowCgroupV1: cluster.allowCgroupV1,
+          kubeProxyConntrackMaxPerCore: cluster.kubeProxyConntrackMaxPerCore,
         }),
         // The secrets go on stdin: a failed command's error quotes its script, never its stdin.
         stdin: pulumi.secret(token.apply((t) => initStdin({ token: t }))),
@@ -133,6 +138,25 @@ export class KubeadmCluster extends pulumi.ComponentResource {
     });
 
     this.provider = new k8s.Provider(`${name}-provider`, { kubeconfig: this.kubeconfig }, { parent: this });
+    this.members = { controlPlane, nodeNames: [controlPlane, ...workers].map((n) => n.name), name };
     this.registerOutputs({ kubeconfig: this.kubeconfig });
+  }
+
+  /**
+   * On a cluster built here, a step on the control plane after the CNI that waits until every node is
+   * Ready, and otherwise fails naming the nodes and their condition. Nothing on an existing cluster.
+   */
+  waitForReadyNodes(cni: pulumi.Resource[], cniPods: string): pulumi.Resource[] {
+    if (this.members === undefined) return [];
+    const { controlPlane, nodeNames, name } = this.members;
+    // The script names the nodes: a node added or removed changes it, and the wait runs again.
+    const create = nodesReadyScript({ nodeNames, timeoutSeconds: NODES_READY_TIMEOUT_SECONDS, cniPods });
+    return [
+      new command.remote.Command(
+        `${name}-nodes-ready`,
+        { connection: controlPlane.connection, create, logging: "stdoutAndStderr" },
+        { parent: this, dependsOn: [...cni, ...this.workersJoined] },
+      ),
+    ];
   }
 }

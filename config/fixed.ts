@@ -13,6 +13,7 @@ const WHY: Record<string, string> = {
   "cluster.podCidr": "kubeadm gave every node its pod subnet from it at init, and kube-proxy and the CNI use it",
   "cluster.serviceCidr": "every Service's cluster IP, the API server's certificate and CoreDNS's address come from it",
   "cluster.apiServerPort": "every kubeconfig and every worker's kubelet reach the API server on it",
+  "cluster.kubeProxyConntrackMaxPerCore": "kubeadm wrote kube-proxy's configuration (ConfigMap kube-system/kube-proxy) from it at init",
   "nodes (the controlPlane node)": "kubeadm wrote its name and address into the cluster's certificates and every kubeconfig",
 };
 
@@ -25,6 +26,7 @@ export function fixedSettings(config: LabConfig): FixedSettings {
     "cluster.podCidr": config.cluster.podCidr,
     "cluster.serviceCidr": config.cluster.serviceCidr,
     "cluster.apiServerPort": String(config.cluster.apiServerPort),
+    "cluster.kubeProxyConntrackMaxPerCore": String(config.cluster.kubeProxyConntrackMaxPerCore ?? "kube-proxy's default"),
     ...(controlPlane ? { "nodes (the controlPlane node)": `${controlPlane.name} at ${controlPlane.address}` } : {}),
   };
 }

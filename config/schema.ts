@@ -41,6 +41,12 @@ export interface ClusterSpec {
    * failCgroupV1 off and kubeadm's SystemVerification check made a warning. Off: such a node fails early.
    */
   allowCgroupV1: boolean;
+  /**
+   * kube-proxy's conntrack.maxPerCore; unset: kube-proxy's default (32768, it raises the kernel's
+   * nf_conntrack_max to that per core). 0 leaves the kernel's limit as it is: for machines that are
+   * containers (LXD, systemd-nspawn), where that limit belongs to the host and cannot be written.
+   */
+  kubeProxyConntrackMaxPerCore?: number;
   /** The pod network: Weave Net (the lab's, archived upstream) or flannel (maintained). */
   cni: CniName;
 }
@@ -248,6 +254,7 @@ const rawCluster = z.strictObject({
   context: z.string().min(1).optional(),
   reachabilityTimeoutSeconds: z.number().min(1).max(120).optional(),
   allowCgroupV1: z.boolean().optional(),
+  kubeProxyConntrackMaxPerCore: z.number().int({ error: "must be a whole number" }).min(0).max(1 << 20).optional(),
   cni: z.enum(CNI_NAMES, { error: `must be one of ${CNI_NAMES.join(", ")}` }).optional(),
 });
 
@@ -888,6 +895,7 @@ export function parseLabConfig(raw: RawConfig): LabConfig {
     context: c.context,
     reachabilityTimeoutSeconds: c.reachabilityTimeoutSeconds ?? DEFAULTS.reachabilityTimeoutSeconds,
     allowCgroupV1: c.allowCgroupV1 ?? false,
+    ...(c.kubeProxyConntrackMaxPerCore !== undefined ? { kubeProxyConntrackMaxPerCore: c.kubeProxyConntrackMaxPerCore } : {}),
     cni: c.cni ?? "weave",
   };
   const nodes = parseNodes(raw.nodes, provision, problems);
@@ -911,6 +919,9 @@ export function parseLabConfig(raw: RawConfig): LabConfig {
   }
   if (provision === false && c.allowCgroupV1 !== undefined) {
     problems.push(`${NS}:cluster.allowCgroupV1: only used with cluster.provision: true (kubeadm on your machines)`);
+  }
+  if (provision === false && c.kubeProxyConntrackMaxPerCore !== undefined) {
+    problems.push(`${NS}:cluster.kubeProxyConntrackMaxPerCore: only used with cluster.provision: true (kubeadm on your machines)`);
   }
   if (provision === false && c.cni !== undefined) {
     problems.push(`${NS}:cluster.cni: only used with cluster.provision: true (an existing cluster keeps its own pod network)`);

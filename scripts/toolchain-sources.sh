@@ -7,7 +7,8 @@
 #   docker/       pool/ + dists/bookworm/stable/binary-amd64/Packages: containerd.io
 #   debian/       pool/ + dists/bookworm/main/binary-amd64/Packages: the Debian packages those depend
 #                 on (runc, iptables and their libraries), fetched with this machine's apt
-#   images/       OCI image layout: the images `kubeadm config images list` names
+#   images/       OCI image layout: the images `kubeadm config images list` names, flannel's two
+#                 images (flannel-io/...) and the pod-network checks' image (lab/netcheck)
 #   bin/          sources (server and image assembler), kubeadm (for the tests)
 #
 # Release files and signatures are made at start by tests/rig/sources.ts with a key of that run.
@@ -16,7 +17,7 @@
 SOURCES_SRC=$(cd "$SCRIPT_DIR/../tests/rig/sources" && pwd)
 # What the assembled folder is made from: a change to any of these gives a new folder.
 SOURCES_VERSION_VARS=(KUBERNETES_VERSION KUBE_DEB_REVISION CRI_TOOLS_VERSION CNI_PLUGINS_VERSION
-  CONTAINERD_VERSION COREDNS_VERSION ETCD_IMAGE_VERSION PAUSE_VERSION)
+  CONTAINERD_VERSION COREDNS_VERSION ETCD_IMAGE_VERSION PAUSE_VERSION FLANNEL_VERSION FLANNEL_CNI_PLUGIN_VERSION)
 DEBIAN_MIRRORED=(runc iptables)
 
 sources_src_hash() {
@@ -122,7 +123,37 @@ build_etcd_image_bin() {
 }
 
 build_sources_bin() {
-  (cd "$SOURCES_SRC" && run_go "tests/rig/sources" go build -trimpath -ldflags "-s -w" -o "$1/" ./cmd/pause ./cmd/sources)
+  (cd "$SOURCES_SRC" && CGO_ENABLED=0 run_go "tests/rig/sources" go build -trimpath -ldflags "-s -w" -o "$1/" \
+    ./cmd/pause ./cmd/sources ./cmd/cp ./cmd/netcheck)
+}
+
+# flanneld and install-conf from flannel's module as the proxy serves it. Its main package registers
+# every backend; two cannot build here (udp needs cgo, tencentvpc's SDK module is refused by the proxy),
+# so the build drops those two imports from a copy of the module and keeps the others (vxlan, host-gw,
+# ipip, wireguard, ipsec, alloc, extension).
+build_flannel() {
+  local out=$1 work=$2 v=$FLANNEL_VERSION m=github.com/flannel-io/flannel dir dropped
+  rm -rf "$work"
+  mkdir -p "$work"
+  dir=$(cd "$work" && GOFLAGS=-mod=mod go mod download -json "$m@$v" 2>>"$CURRENT_LOG" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  [[ -n $dir && -f $dir/main.go ]] || die "flannel $v: the module proxy did not give $m@$v (log: $CURRENT_LOG)"
+  cp -r "$dir" "$work/src"
+  chmod -R u+w "$work/src"
+  dropped=$(grep -cE "^\s*_ \"$m/pkg/backend/(udp|tencentvpc)\"$" "$work/src/main.go" || true)
+  [[ $dropped == 2 ]] || die "flannel $v: main.go does not import the udp and tencentvpc backends as expected; update build_flannel"
+  sed -i -E "/^\s*_ \"${m//\//\\/}\/pkg\/backend\/(udp|tencentvpc)\"$/d" "$work/src/main.go"
+  (cd "$work/src" && CGO_ENABLED=0 GOFLAGS="$GOFLAGS -mod=mod" run_go "flannel $v" go build -trimpath \
+    -ldflags "-s -w -X $m/pkg/version.Version=$v" -o "$out/flanneld" .)
+  (cd "$work/src" && CGO_ENABLED=0 GOFLAGS="$GOFLAGS -mod=mod" run_go "flannel $v" go build -trimpath \
+    -ldflags "-s -w" -o "$out/install-conf" ./cmd/install_conf)
+  rm -rf "$work"
+}
+
+build_flannel_cni_plugin() {
+  local v=$FLANNEL_CNI_PLUGIN_VERSION
+  CGO_ENABLED=0 go_install_many "flannel CNI plugin $v" "$1" "$2" \
+    "-s -w -X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$v" \
+    "github.com/containernetworking/plugins/plugins/meta/flannel@$v"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -258,7 +289,8 @@ iptables_tree() {
 # images_plan FILE: the images kubeadm asks for, as JSON for `sources images`.
 images_plan() {
   local kv=$KUBERNETES_VERSION node=$TOOLS_DIR/kube-node-$KUBERNETES_VERSION iptables=$1
-  local etcd_tag=${ETCD_IMAGE_VERSION#v}-0
+  local etcd_tag=${ETCD_IMAGE_VERSION#v}-0 bin flannel=$TOOLS_DIR/flannel-$FLANNEL_VERSION
+  bin=$TOOLS_DIR/sources-bin-$(sources_src_hash)
   cat <<EOF
 [
   {"ref": "kube-apiserver:$kv", "entrypoint": ["/usr/local/bin/kube-apiserver"],
@@ -275,7 +307,15 @@ images_plan() {
   {"ref": "coredns:$COREDNS_VERSION", "entrypoint": ["/coredns"], "user": "65532:65532", "ports": ["53/tcp", "53/udp"],
    "files": [{"src": "$TOOLS_DIR/coredns-$(coredns_key)/coredns", "dst": "/coredns"}]},
   {"ref": "pause:$PAUSE_VERSION", "entrypoint": ["/pause"], "user": "65535:65535",
-   "files": [{"src": "$TOOLS_DIR/sources-bin-$(sources_src_hash)/pause", "dst": "/pause"}]}
+   "files": [{"src": "$bin/pause", "dst": "/pause"}]},
+  {"ref": "flannel-io/flannel:$FLANNEL_VERSION", "entrypoint": ["/opt/bin/flanneld"], "layerDirs": ["$iptables"],
+   "files": [{"src": "$flannel/flanneld", "dst": "/opt/bin/flanneld"},
+             {"src": "$flannel/install-conf", "dst": "/opt/bin/install-conf"}]},
+  {"ref": "flannel-io/flannel-cni-plugin:$FLANNEL_CNI_PLUGIN_VERSION", "entrypoint": ["/bin/cp"],
+   "files": [{"src": "$TOOLS_DIR/flannel-cni-plugin-$FLANNEL_CNI_PLUGIN_VERSION/flannel", "dst": "/flannel"},
+             {"src": "$bin/cp", "dst": "/bin/cp"}]},
+  {"ref": "lab/netcheck:v1", "entrypoint": ["/netcheck"], "user": "65532:65532", "ports": ["8080/tcp"],
+   "files": [{"src": "$bin/netcheck", "dst": "/netcheck"}]}
 ]
 EOF
 }
@@ -343,6 +383,8 @@ build_sources() {
   build_artifact containerd "$CONTAINERD_VERSION" "cold builds take ~3 min" build_containerd
   build_artifact coredns "$(coredns_key)" "cold builds take ~3 min" build_coredns
   build_artifact etcd-image "$ETCD_IMAGE_VERSION" "cold builds take ~1-2 min" build_etcd_image_bin
+  build_artifact flannel "$FLANNEL_VERSION" "cold builds take ~2-3 min" build_flannel
+  build_artifact flannel-cni-plugin "$FLANNEL_CNI_PLUGIN_VERSION" "cold builds take ~1 min" build_flannel_cni_plugin
   build_artifact sources-bin "$(sources_src_hash)" "seconds warm" build_sources_bin
   assemble_sources
 }

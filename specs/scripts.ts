@@ -268,6 +268,8 @@ export interface InitParams {
   imageRepository: string;
   /** cluster.allowCgroupV1 */
   allowCgroupV1: boolean;
+  /** cluster.kubeProxyConntrackMaxPerCore; unset: kube-proxy's default. */
+  kubeProxyConntrackMaxPerCore?: number;
 }
 
 /** host:port, with an IPv6 address in brackets as URLs and kubeadm endpoints want it. */
@@ -340,7 +342,19 @@ networking:
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 cgroupDriver: systemd
-${p.allowCgroupV1 ? "# cluster.allowCgroupV1: kubelet 1.35+ would refuse a cgroup v1 machine. Joined nodes get this too.\nfailCgroupV1: false\n" : ""}`;
+${p.allowCgroupV1 ? "# cluster.allowCgroupV1: kubelet 1.35+ would refuse a cgroup v1 machine. Joined nodes get this too.\nfailCgroupV1: false\n" : ""}${kubeProxyConfig(p)}`;
+}
+
+/** kube-proxy's configuration, only when a setting differs from its defaults. */
+function kubeProxyConfig(p: InitParams): string {
+  if (p.kubeProxyConntrackMaxPerCore === undefined) return "";
+  return `---
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+# cluster.kubeProxyConntrackMaxPerCore (0: the kernel's nf_conntrack_max is left as it is).
+conntrack:
+  maxPerCore: ${p.kubeProxyConntrackMaxPerCore}
+`;
 }
 
 /** kubeadm's flag for a cgroup v1 machine the user allowed: its SystemVerification check then only warns. */
@@ -532,9 +546,63 @@ export function kubeadmResetScript(): string {
 if command -v kubeadm >/dev/null 2>&1 && [ -d /etc/kubernetes ]; then
   kubeadm reset --force
 fi
-# kubeadm reset leaves CNI config and Weave's state behind; a later join would reuse them.
-rm -rf /etc/cni/net.d /var/lib/weave
+# kubeadm reset leaves the CNI's config, state and interfaces behind; a later join would reuse them.
+rm -rf /etc/cni/net.d /var/lib/weave /run/flannel /var/lib/cni
+for link in cni0 flannel.1 weave; do
+  if ip link show "$link" >/dev/null 2>&1; then ip link delete "$link"; fi
+done
 rm -rf "${MARKS_DIR}"
+`,
+  );
+}
+
+/** How long the nodes may take to become Ready once the CNI is applied (its images pulled, its pods up). */
+export const NODES_READY_TIMEOUT_SECONDS = 300;
+
+/** What the wait for Ready nodes needs: the nodes and where to look when they do not become Ready. */
+export interface NodesReadyParams {
+  /** Every node of the cluster (nodes[].name). */
+  nodeNames: string[];
+  /** Seconds to wait for the last of them. */
+  timeoutSeconds: number;
+  /** The command that shows the CNI's pods, named in the error. */
+  cniPods: string;
+}
+
+/**
+ * Run on the control plane once the CNI is applied: waits until every node reports Ready, and when one
+ * never does, fails naming each such node with its Ready condition (kubelet's reason and message), so
+ * that a broken pod network stops `up` here and not as a chart's timeout later.
+ */
+export function nodesReadyScript(p: NodesReadyParams): string {
+  return script(
+    "wait for Ready nodes",
+    `
+kubeconfig=/etc/kubernetes/admin.conf
+nodes=(${p.nodeNames.map(shQuote).join(" ")})
+timeout=${p.timeoutSeconds}
+ready_of() {
+  kubectl --kubeconfig "$kubeconfig" get node "$1" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null || true
+}
+while :; do
+  waiting=()
+  for node in "\${nodes[@]}"; do
+    [ "$(ready_of "$node")" = True ] || waiting+=("$node")
+  done
+  if [ "\${#waiting[@]}" -eq 0 ]; then
+    echo "nodes Ready: \${nodes[*]} (waited \${SECONDS}s)"
+    exit 0
+  fi
+  [ "$SECONDS" -lt "$timeout" ] || break
+  sleep 3
+done
+echo "nodes not Ready after \${timeout}s:" >&2
+for node in "\${waiting[@]}"; do
+  line=$(kubectl --kubeconfig "$kubeconfig" get node "$node" -o 'jsonpath=Ready={.status.conditions[?(@.type=="Ready")].status} ({.status.conditions[?(@.type=="Ready")].reason}: {.status.conditions[?(@.type=="Ready")].message})' 2>/dev/null) || line="not registered with the API server"
+  echo "  - $node: $line" >&2
+done
+echo ${shQuote(`the pod network is not running on them; see ${p.cniPods} and kubelet's log on each node (journalctl -u kubelet)`)} >&2
+exit 1
 `,
   );
 }

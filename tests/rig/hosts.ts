@@ -338,6 +338,10 @@ async function makeRoot(state: HostsState, h: HostState): Promise<void> {
     ['127.0.0.1 localhost', `127.0.1.1 ${h.name}`, '::1 localhost ip6-localhost ip6-loopback', ...state.hosts.map((o) => `${o.address} ${o.name}`), ''].join('\n'),
   );
   fs.writeFileSync(path.join(r, 'etc/machine-id'), `${h.machineId}\n`);
+  // CoreDNS forwards names outside the cluster to the node's resolver and will not start without one.
+  // The address after the bridge's is no machine's: a query ends on the hosts' own bridge, unanswered,
+  // as it would on an offline network.
+  fs.writeFileSync(path.join(r, 'etc/resolv.conf'), `# test host: no DNS server answers here (CoreDNS needs an upstream to start)\nnameserver ${intToIp(ipToInt(state.bridge.address) + 1)}\n`);
   const keyFile = path.join(path.dirname(h.rootDir), 'ssh_host_ed25519_key');
   fs.copyFileSync(keyFile, path.join(r, 'etc/ssh/ssh_host_ed25519_key'));
   fs.chmodSync(path.join(r, 'etc/ssh/ssh_host_ed25519_key'), 0o600);

@@ -66,6 +66,10 @@ export function hostsStackConfig(hosts: HostsState, sources: SourcesState): Reco
       serviceCidr: '10.96.0.0/12',
       // This machine mounts cgroup v1, so its containers do too.
       allowCgroupV1: true,
+      // Their nf_conntrack_max is this machine's, read-only inside them.
+      kubeProxyConntrackMaxPerCore: 0,
+      // flannel: its images are built here from Go modules (Weave's module is not served).
+      cni: 'flannel',
     },
     nodes: hosts.hosts.map((h, i) => ({ name: h.name, role: i === 0 ? 'controlPlane' : 'worker', address: h.address, port: h.port, user: h.user })),
     sshPrivateKeyPath: hosts.ssh.privateKeyPath,
@@ -75,7 +79,8 @@ export function hostsStackConfig(hosts: HostsState, sources: SourcesState): Reco
       imageRepository: registry,
       registryMirrors: { [registry]: `http://${registry}` },
     },
-    weave: { registry: `${registry}/weaveworks` },
+    // flannel's own flannel-io/flannel image; the CNI plugin is containernetworking/plugins' v0.9.1 build.
+    flannel: { registry: `${registry}/flannel-io`, cniPluginVersion: 'v0.9.1' },
     istio: { install: false, hub: `${registry}/istio`, mtls: 'STRICT' },
     bookinfo: { namespace: 'bookinfo', imageTag: '1.20.3', imageRegistry: `${registry}/istio` },
     traffic: { reviews: { canary: 'v2', weight: 10 } },

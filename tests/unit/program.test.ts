@@ -52,8 +52,8 @@ describe("dev stack: three Debian machines provisioned over SSH", () => {
       "kubeadm-istio-lab:mesh:Istio": 1,
       "kubeadm-istio-lab:app:Bookinfo": 1,
       "kubeadm-istio-lab:traffic:TrafficPolicy": 1,
-      // 3 steps per node, init, 2 read-backs, a join and a drain per worker
-      "command:remote:Command": 9 + 1 + 2 + 2 + 2,
+      // 3 steps per node, init, 2 read-backs, a join and a drain per worker, the wait for Ready nodes
+      "command:remote:Command": 9 + 1 + 2 + 2 + 2 + 1,
       // token id, token secret (no certificate key: nothing joins as a control plane)
       "random:index/randomPassword:RandomPassword": 2,
       "pulumi:providers:kubernetes": 1,
@@ -233,6 +233,7 @@ describe("settings a running cluster cannot take (config/fixed.ts)", () => {
     const run = await runProgram(dev);
     expect(run.outputs.clusterSettings).toEqual({
       "cluster.cni": "weave",
+      "cluster.kubeProxyConntrackMaxPerCore": "kube-proxy's default",
       "cluster.podCidr": "10.0.0.0/16",
       "cluster.serviceCidr": "10.96.0.0/12",
       "cluster.apiServerPort": "6443",

@@ -11,6 +11,7 @@ import {
   kubeadmJoinScript,
   kubeadmResetScript,
   kubePackagesScript,
+  nodesReadyScript,
   prepareHostScript,
   initStdin,
   joinStdin,
@@ -61,6 +62,7 @@ const scripts: Record<string, string> = {
   "kubeadm join, cgroup v1 allowed": kubeadmJoinScript({ nodeName: "sansa", controlPlaneEndpoint: "192.0.2.10:6443", allowCgroupV1: true }),
   drain: drainNodeScript("sansa"),
   reset: kubeadmResetScript(),
+  "nodes ready": nodesReadyScript({ nodeNames: ["nieve", "sansa", "arya"], timeoutSeconds: 300, cniPods: "kubectl -n kube-flannel get pods -o wide" }),
 };
 
 describe.each(Object.entries(scripts))("%s script", (_, text) => {
@@ -363,5 +365,67 @@ describe("secrets reach kubeadm through stdin, never through a script's text or 
     expect(r.status).toBe(1);
     expect(r.stderr).toBe("stdin: expected the bootstrap token on line 1\n");
     expect(r.stdout).toBe("");
+  });
+});
+
+describe("after the CNI: every node Ready, or an error that names the nodes that are not", () => {
+  // A fake kubectl that answers `get node NAME -o jsonpath=...` from a table: Ready status, reason, message.
+  const nodes: Record<string, [string, string, string]> = {
+    nieve: ["True", "KubeletReady", "kubelet is posting ready status"],
+    sansa: ["False", "KubeletNotReady", "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized"],
+  };
+  const runWithFakeKubectl = (script: string) => {
+    const bin = fs.mkdtempSync("/tmp/lab-kubectl-");
+    try {
+      const table = Object.entries(nodes).map(([n, [st, reason, msg]]) => `${n}) st=${shQuote(st)} reason=${shQuote(reason)} msg=${shQuote(msg)} ;;`).join("\n");
+      fs.writeFileSync(
+        `${bin}/kubectl`,
+        `#!/usr/bin/env bash\ncase "$5" in\n${table}\n*) exit 1 ;;\nesac\ncase "$7" in\n*reason*) echo -n "Ready=$st ($reason: $msg)" ;;\n*) echo -n "$st" ;;\nesac\n`,
+        { mode: 0o755 },
+      );
+      return spawnSync("bash", ["-c", script], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true });
+    }
+  };
+
+  test("all Ready: the step says so and succeeds", () => {
+    const r = runWithFakeKubectl(nodesReadyScript({ nodeNames: ["nieve"], timeoutSeconds: 0, cniPods: "x" }));
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toMatch(/^nodes Ready: nieve \(waited \d+s\)$/m);
+    expect(r.status).toBe(0);
+  });
+
+  test("a node that is not Ready, and one that never registered, fail the step by name with kubelet's condition", () => {
+    const r = runWithFakeKubectl(nodesReadyScript({ nodeNames: ["nieve", "sansa", "arya"], timeoutSeconds: 0, cniPods: "kubectl -n kube-flannel get pods -o wide" }));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(
+      [
+        "nodes not Ready after 0s:",
+        `  - sansa: Ready=False (KubeletNotReady: ${nodes.sansa[2]})`,
+        "  - arya: not registered with the API server",
+        "the pod network is not running on them; see kubectl -n kube-flannel get pods -o wide and kubelet's log on each node (journalctl -u kubelet)",
+        "",
+      ].join("\n"),
+    );
+  });
+});
+
+describe("kube-proxy's configuration in kubeadm's init config", () => {
+  const docs = (p: Parameters<typeof kubeadmInitConfig>[0]) => parseAllDocuments(kubeadmInitConfig(p)).map((d) => d.toJS() as { kind: string });
+
+  test("left to kubeadm's defaults unless cluster.kubeProxyConntrackMaxPerCore is set", () => {
+    expect(docs(init).map((d) => d.kind)).toEqual(["InitConfiguration", "ClusterConfiguration", "KubeletConfiguration"]);
+    const set = docs({ ...init, kubeProxyConntrackMaxPerCore: 0 });
+    expect(set.find((d) => d.kind === "KubeProxyConfiguration")).toEqual({ apiVersion: "kubeproxy.config.k8s.io/v1alpha1", kind: "KubeProxyConfiguration", conntrack: { maxPerCore: 0 } });
+  });
+
+  test("config takes a whole number of at least 0, only when kubeadm runs", () => {
+    const parse = (cluster: Record<string, unknown>) => () =>
+      parseLabConfig({ cluster, nodes: [{ name: "n", role: "controlPlane", address: "10.200.0.10" }], hasSshPrivateKey: true, hasKubeconfig: false });
+    expect(parse({ kubeProxyConntrackMaxPerCore: 0 })().cluster.kubeProxyConntrackMaxPerCore).toBe(0);
+    expect(parse({ kubeProxyConntrackMaxPerCore: -1 })).toThrow(/cluster\.kubeProxyConntrackMaxPerCore/);
+    expect(parse({ kubeProxyConntrackMaxPerCore: 1.5 })).toThrow(/cluster\.kubeProxyConntrackMaxPerCore: must be a whole number/);
+    expect(parse({ provision: false, kubeconfigPath: "/k", kubeProxyConntrackMaxPerCore: 0 })).toThrow(/cluster\.kubeProxyConntrackMaxPerCore: only used with cluster\.provision: true/);
   });
 });

@@ -43,12 +43,15 @@ import {
   kubeadmJoinConfig,
   kubeadmJoinScript,
   kubeadmResetScript,
+  NODES_READY_TIMEOUT_SECONDS,
+  nodesReadyScript,
   kubePackagesScript,
   prepareHostScript,
   readKubeconfigScript,
   registryHostsToml,
 } from "../../specs/scripts";
 import { shQuote, tomlString, yamlString } from "../../specs/quote";
+import { cniPodsCommand } from "../../specs/cni";
 import { Recorded, resolve, runProgram } from "./harness";
 import { exposedOccurrences, shellContexts } from "./shell-context";
 
@@ -197,6 +200,7 @@ function initParams(c: LabConfig): InitParams {
     serviceCidr: c.cluster.serviceCidr,
     imageRepository: c.sources.imageRepository,
     allowCgroupV1: c.cluster.allowCgroupV1,
+    kubeProxyConntrackMaxPerCore: c.cluster.kubeProxyConntrackMaxPerCore,
   };
 }
 
@@ -218,6 +222,7 @@ function scriptsOf(c: LabConfig): Record<string, string> {
     readKubeconfigScript: readKubeconfigScript(),
     caCertHashScript: caCertHashScript(),
     kubeadmResetScript: kubeadmResetScript(),
+    nodesReadyScript: nodesReadyScript({ nodeNames: c.nodes.map((n) => n.name), timeoutSeconds: NODES_READY_TIMEOUT_SECONDS, cniPods: cniPodsCommand(c.cluster.cni) }),
   };
   for (const w of workersOf(c)) {
     scripts[`kubeadmJoinScript ${w.name}`] = kubeadmJoinScript(joinParams(c, w));
@@ -239,6 +244,7 @@ function filesOf(c: LabConfig): Record<string, string> {
 const RENDERED = [
   "prepareHostScript", "kubePackagesScript", "containerRuntimeScript", "kubeadmInitScript", "readKubeconfigScript", "caCertHashScript",
   "kubeadmResetScript", "kubeadmJoinScript", "joinedScript", "drainNodeScript", "kubeadmInitConfig", "kubeadmJoinConfig", "registryHostsToml",
+  "nodesReadyScript",
 ];
 
 /** Where a value stands in a script outside plain data, as readable lines; empty when nowhere. */
