@@ -67,7 +67,9 @@ export function hostsStackConfig(hosts: HostsState, sources: SourcesState): Reco
       // This machine mounts cgroup v1, so its containers do too.
       allowCgroupV1: true,
     },
-    nodes: hosts.hosts.map((h, i) => ({ name: h.name, role: i === 0 ? 'controlPlane' : 'worker', address: h.address, port: h.port, user: h.user })),
+    // Each host's key as the rig made it (`<type> <base64>`, the .pub file without its comment): pinned,
+    // so every connection the program makes checks it.
+    nodes: hosts.hosts.map((h, i) => ({ name: h.name, role: i === 0 ? 'controlPlane' : 'worker', address: h.address, port: h.port, user: h.user, hostKey: h.hostKey })),
     sshPrivateKeyPath: hosts.ssh.privateKeyPath,
     sources: {
       containerd: { aptUrl: sources.urls.docker },
