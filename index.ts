@@ -2,7 +2,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig } from "./config/load";
 import { apiServerOf } from "./config/kubeconfig";
-import { Endpoint, unreachable } from "./config/preflight";
+import { Endpoint, hostKeyProblems, unreachable } from "./config/preflight";
+import { insecureHostKeyWarning } from "./config/hostKeys";
 import { CONFIG_NAMESPACE, ConfigError } from "./config/schema";
 import { fixedSettingChanges, fixedSettings } from "./config/fixed";
 import { productpageUrls } from "./specs/bookinfo";
@@ -16,18 +17,18 @@ import { Bookinfo } from "./components/bookinfo";
 import { TrafficPolicy } from "./components/trafficPolicy";
 import { stackFieldManagerTransform } from "./components/fieldManager";
 
-// A bad config or an unreachable machine is the user's to fix: the engine prints a RunError's message
-// alone, without a stack trace.
+// A bad config, an unreachable machine or a wrong host key is the user's to fix: the engine prints a
+// RunError's message alone, without a stack trace.
 export = async () => {
   try {
     return await program();
   } catch (e) {
-    if (e instanceof ConfigError || e instanceof UnreachableError) throw new pulumi.RunError(e.message);
+    if (e instanceof ConfigError || e instanceof PreflightError) throw new pulumi.RunError(e.message);
     throw e;
   }
 };
 
-class UnreachableError extends Error {}
+class PreflightError extends Error {}
 
 /** The engine's builtin function behind StackReference: a stack's last outputs. */
 const READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs";
@@ -41,6 +42,9 @@ async function program() {
   // 1. Config, validated as a whole before anything is registered.
   const { config, access } = loadConfig();
   const { cluster: clusterSpec } = config;
+  if (access.kind === "ssh" && clusterSpec.insecureSkipHostKeyCheck) {
+    pulumi.log.warn(insecureHostKeyWarning(CONFIG_NAMESPACE, config.nodes, pulumi.getStack()));
+  }
   // Settings fixed once the cluster runs, against what the last up recorded (this stack's own output,
   // read by the engine's builtin invoke: unlike a StackReference it adds no resource and no step).
   const fixed = fixedSettings(config);
@@ -68,8 +72,14 @@ async function program() {
   }
   const down = await unreachable(endpoints, clusterSpec.reachabilityTimeoutSeconds * 1000);
   if (down.length > 0) {
-    if (!pulumi.runtime.isDryRun()) throw new UnreachableError(`nothing was changed:\n  - ${down.join("\n  - ")}`);
+    if (!pulumi.runtime.isDryRun()) throw new PreflightError(`nothing was changed:\n  - ${down.join("\n  - ")}`);
     down.forEach((line) => pulumi.log.warn(`${line}\nThe preview goes on, but its diff compares with Pulumi's state only, not with the cluster.`));
+  }
+  // Every node answers: is it the machine whose host key is pinned? Only up dials, as above; the
+  // exchange ends before authentication, so no key or secret reaches a machine that fails it.
+  if (access.kind === "ssh" && !pulumi.runtime.isDryRun()) {
+    const wrong = await hostKeyProblems(CONFIG_NAMESPACE, config.nodes, pulumi.getStack(), clusterSpec.reachabilityTimeoutSeconds * 1000);
+    if (wrong.length > 0) throw new PreflightError(`nothing was changed:\n  - ${wrong.join("\n  - ")}`);
   }
 
   // 3. Machines and the cluster (or an existing cluster's kubeconfig).

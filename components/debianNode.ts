@@ -4,7 +4,7 @@ import type { NodeSpec, SourcesSpec } from "../config/schema";
 import { containerRuntimeScript, kubePackagesScript, prepareHostScript } from "../specs/scripts";
 
 export interface DebianNodeArgs {
-  /** The machine: name, role, address, SSH port and user (validated stack config). */
+  /** The machine: name, role, address, SSH port, user and host key (validated stack config). */
   node: NodeSpec;
   /** SSH private key for `node.user`; kept secret. */
   privateKey: pulumi.Input<string>;
@@ -41,6 +41,9 @@ export class DebianNode extends pulumi.ComponentResource {
       port: node.port,
       user: node.user,
       privateKey: pulumi.secret(args.privateKey),
+      // The pinned key: the provider refuses a server that presents any other (config requires it
+      // unless the stack opted out, and then warns).
+      ...(node.hostKey === undefined ? {} : { hostKey: node.hostKey }),
       // A machine that is still booting gets a few tries; an unreachable one fails in about a minute.
       dialErrorLimit: 4,
       perDialTimeout: 15,

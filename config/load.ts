@@ -59,6 +59,7 @@ export function loadConfig(): LoadedConfig {
     rawConfigFrom(values, {
       hasSshPrivateKey: cfg.getSecret("sshPrivateKey") !== undefined || sshKeyPath !== undefined,
       hasKubeconfig: kubeconfigSecret !== undefined,
+      stack: pulumi.getStack(),
     }),
   );
 

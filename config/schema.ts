@@ -7,6 +7,7 @@ import { parseDurationMs } from "../specs/duration";
 import { BOOKINFO_SERVICES, SERVICE_NAMES, ServiceName, isServiceName, versionsOf } from "../specs/catalogue";
 import { cidrContains, cidrsOverlap, parseCidr, parseIPv4, Cidr } from "./cidr";
 import { aptUrlTemplateProblem, MINOR_PLACEHOLDER, POSIX_USER, urlProblem, UrlRules } from "./safe-strings";
+import { EXAMPLE_HOST_KEY, hostKeyProblem, missingHostKeyProblem, parseHostKey } from "./hostKeys";
 
 export const CONFIG_NAMESPACE = "kubeadm-istio-lab";
 
@@ -21,6 +22,11 @@ export interface NodeSpec {
   address: string;
   port: number;
   user: string;
+  /**
+   * The SSH host key the node must present, `<type> <base64>`; every connection to it checks it.
+   * Undefined only on a stack that opted out (cluster.insecureSkipHostKeyCheck).
+   */
+  hostKey?: string;
 }
 
 export interface ClusterSpec {
@@ -49,6 +55,8 @@ export interface ClusterSpec {
   kubeProxyConntrackMaxPerCore?: number;
   /** The pod network: Weave Net (the lab's, archived upstream) or flannel (maintained). */
   cni: CniName;
+  /** Nodes may omit hostKey, and are then connected to whatever host key answers (warned on every run). */
+  insecureSkipHostKeyCheck: boolean;
 }
 
 export const CNI_NAMES = ["weave", "flannel"] as const;
@@ -239,6 +247,7 @@ const rawNode = z.strictObject({
     .string()
     .regex(POSIX_USER, { error: "must be a user name: lower-case letters, digits, '_' and '-', starting with a letter or '_', at most 32 characters (e.g. debian)" })
     .optional(),
+  hostKey: checked(`must be the node's SSH host key as ssh-keyscan prints it without the host name, e.g. "${EXAMPLE_HOST_KEY}"`, hostKeyProblem).optional(),
 });
 
 const rawCluster = z.strictObject({
@@ -256,6 +265,7 @@ const rawCluster = z.strictObject({
   allowCgroupV1: z.boolean().optional(),
   kubeProxyConntrackMaxPerCore: z.number().int({ error: "must be a whole number" }).min(0).max(1 << 20).optional(),
   cni: z.enum(CNI_NAMES, { error: `must be one of ${CNI_NAMES.join(", ")}` }).optional(),
+  insecureSkipHostKeyCheck: z.boolean().optional(),
 });
 
 const rawIstio = z.strictObject({
@@ -431,12 +441,22 @@ export interface RawConfig {
   keys?: string[];
   hasSshPrivateKey: boolean;
   hasKubeconfig: boolean;
+  /** The stack's name, for the commands messages suggest. */
+  stack?: string;
+}
+
+export interface ParseOptions {
+  /**
+   * Refuse a provisioned node without hostKey unless the stack opted out (default true). Tools that
+   * never connect with the config's keys (render, routes, host-keys) read a stack that has none yet.
+   */
+  requireHostKeys?: boolean;
 }
 
 /** RawConfig from every value of the namespace, keyed without the project prefix. */
 export function rawConfigFrom(
   values: Record<string, unknown>,
-  secrets: { hasSshPrivateKey: boolean; hasKubeconfig: boolean },
+  secrets: { hasSshPrivateKey: boolean; hasKubeconfig: boolean; stack?: string },
 ): RawConfig {
   return {
     cluster: values.cluster,
@@ -729,6 +749,13 @@ function parseTraffic(raw: unknown, problems: string[]): TrafficSpec {
   return traffic;
 }
 
+/** A host key as connections take it: an RSA key written under a signature algorithm's name becomes ssh-rsa. */
+function canonicalHostKey(text: string): string {
+  const key = parseHostKey(text);
+  // Only called on text the schema accepted.
+  return "error" in key ? text : key.text;
+}
+
 /** A node as far as it parsed: each field is undefined when it was missing or bad. */
 interface PartialNode {
   index: number;
@@ -738,9 +765,20 @@ interface PartialNode {
   address?: string;
   port: number;
   user: string;
+  hostKey?: string;
+  hostKeyFailed: boolean;
 }
 
-function parseNodes(raw: unknown, provision: boolean | undefined, problems: string[]): NodeSpec[] {
+/** What parseNodes needs to know of the cluster part and the caller. */
+interface NodeRules {
+  provision: boolean | undefined;
+  /** Whether a node without hostKey is refused; undefined when that is not known (a bad cluster part). */
+  hostKeyRequired: boolean | undefined;
+  stack?: string;
+}
+
+function parseNodes(raw: unknown, rules: NodeRules, problems: string[]): NodeSpec[] {
+  const { provision } = rules;
   if (provision === false) {
     if (raw !== undefined) problems.push(`${NS}:nodes: only used when cluster.provision is true; remove it or set provision: true`);
     return [];
@@ -770,8 +808,15 @@ function parseNodes(raw: unknown, provision: boolean | undefined, problems: stri
       address,
       port: value.port ?? DEFAULTS.sshPort,
       user: value.user ?? DEFAULTS.sshUser,
+      hostKey: value.hostKey === undefined ? undefined : canonicalHostKey(value.hostKey),
+      hostKeyFailed: failed.has("hostKey"),
     }];
   });
+  if (provision === true && rules.hostKeyRequired === true) {
+    for (const n of nodes) {
+      if (n.hostKey === undefined && !n.hostKeyFailed) problems.push(missingHostKeyProblem(NS, n.index, n.name ?? `nodes[${n.index}]`, rules.stack));
+    }
+  }
 
   // The count of control planes is only true when every node's role is known (or too many are).
   const controlPlanes = nodes.filter((n) => n.role === "controlPlane");
@@ -800,7 +845,7 @@ function parseNodes(raw: unknown, provision: boolean | undefined, problems: stri
   }
   return nodes.flatMap((n) =>
     n.name !== undefined && n.role !== undefined && n.address !== undefined
-      ? [{ name: n.name, role: n.role, address: n.address, port: n.port, user: n.user }]
+      ? [{ name: n.name, role: n.role, address: n.address, port: n.port, user: n.user, ...(n.hostKey === undefined ? {} : { hostKey: n.hostKey }) }]
       : [],
   );
 }
@@ -876,7 +921,7 @@ function parseSources(raw: unknown, minor: string, problems: string[]): SourcesS
 }
 
 /** Turns raw stack config into validated values, or throws one ConfigError listing every problem. */
-export function parseLabConfig(raw: RawConfig): LabConfig {
+export function parseLabConfig(raw: RawConfig, options: ParseOptions = {}): LabConfig {
   const problems: string[] = [];
   checkTopLevelKeys(raw.keys ?? [], problems);
 
@@ -897,8 +942,10 @@ export function parseLabConfig(raw: RawConfig): LabConfig {
     allowCgroupV1: c.allowCgroupV1 ?? false,
     ...(c.kubeProxyConntrackMaxPerCore !== undefined ? { kubeProxyConntrackMaxPerCore: c.kubeProxyConntrackMaxPerCore } : {}),
     cni: c.cni ?? "weave",
+    insecureSkipHostKeyCheck: c.insecureSkipHostKeyCheck ?? false,
   };
-  const nodes = parseNodes(raw.nodes, provision, problems);
+  const hostKeyRequired = failed("insecureSkipHostKeyCheck") ? undefined : (options.requireHostKeys ?? true) && !cluster.insecureSkipHostKeyCheck;
+  const nodes = parseNodes(raw.nodes, { provision, hostKeyRequired, stack: raw.stack }, problems);
   checkCidrs(
     { podCidr: failed("podCidr") ? undefined : cluster.podCidr, serviceCidr: failed("serviceCidr") ? undefined : cluster.serviceCidr },
     nodes,
@@ -922,6 +969,9 @@ export function parseLabConfig(raw: RawConfig): LabConfig {
   }
   if (provision === false && c.kubeProxyConntrackMaxPerCore !== undefined) {
     problems.push(`${NS}:cluster.kubeProxyConntrackMaxPerCore: only used with cluster.provision: true (kubeadm on your machines)`);
+  }
+  if (provision === false && c.insecureSkipHostKeyCheck !== undefined) {
+    problems.push(`${NS}:cluster.insecureSkipHostKeyCheck: only used with cluster.provision: true (the program connects to no machine otherwise)`);
   }
   if (provision === false && c.cni !== undefined) {
     problems.push(`${NS}:cluster.cni: only used with cluster.provision: true (an existing cluster keeps its own pod network)`);

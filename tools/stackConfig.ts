@@ -15,8 +15,9 @@ export function readStackConfig(root: string, stack: string): LabConfig {
   const values = Object.fromEntries(
     Object.entries(config).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]),
   );
-  // Secrets are not needed to render routes; their presence is checked by the program itself.
-  return parseLabConfig(rawConfigFrom(values, { hasSshPrivateKey: true, hasKubeconfig: true }));
+  // Secrets and host keys are not needed to render routes or to read the nodes' keys; the program itself
+  // requires them.
+  return parseLabConfig(rawConfigFrom(values, { hasSshPrivateKey: true, hasKubeconfig: true, stack }), { requireHostKeys: false });
 }
 
 export function listStacks(root: string): string[] {

@@ -71,7 +71,9 @@ export function hostsStackConfig(hosts: HostsState, sources: SourcesState): Reco
       // flannel: its images are built here from Go modules (Weave's module is not served).
       cni: 'flannel',
     },
-    nodes: hosts.hosts.map((h, i) => ({ name: h.name, role: i === 0 ? 'controlPlane' : 'worker', address: h.address, port: h.port, user: h.user })),
+    // Each host's key as the rig made it (`<type> <base64>`, the .pub file without its comment): pinned,
+    // so every connection the program makes checks it.
+    nodes: hosts.hosts.map((h, i) => ({ name: h.name, role: i === 0 ? 'controlPlane' : 'worker', address: h.address, port: h.port, user: h.user, hostKey: h.hostKey })),
     sshPrivateKeyPath: hosts.ssh.privateKeyPath,
     sources: {
       containerd: { aptUrl: sources.urls.docker },

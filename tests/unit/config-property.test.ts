@@ -88,7 +88,7 @@ const FIELD_NAMES = [
   "containerd", "kubernetes", "aptUrl", "keyUrl", "imageRepository", "registryMirrors", "reviews", "ratings", "details",
   "productpage", "strategy", "active", "stable", "canary", "weight", "headerRoutes", "header", "exact", "regex", "timeout",
   "retries", "attempts", "perTryTimeout", "retryOn", "fault", "delay", "fixedDelay", "percent", "abort", "httpStatus",
-  "name", "role", "address", "port", "user", "__proto__", "constructor", "toString",
+  "name", "role", "address", "port", "user", "hostKey", "insecureSkipHostKeyCheck", "__proto__", "constructor", "toString",
 ];
 
 // -------------------------------------------------------------------------------------------------

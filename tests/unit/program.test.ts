@@ -154,6 +154,17 @@ describe("dev stack: three Debian machines provisioned over SSH", () => {
     }
   });
 
+  test("every remote command connects to its node with the node's pinned host key", async () => {
+    const pinned = new Map((dev.nodes as { address: string; hostKey: string }[]).map((n) => [n.address, n.hostKey]));
+    const commands = run.byType("command:remote:Command");
+    expect(commands).toHaveLength(16);
+    for (const c of commands) {
+      const connection = (await resolve(c.inputs.connection)).value as { host: string; hostKey?: string };
+      expect([c.name, connection.hostKey]).toEqual([c.name, pinned.get(connection.host)]);
+    }
+    expect(new Set(pinned.values()).size).toBe(3);
+  });
+
   test("no certificate key with one control plane, and no RandomBytes (whose ID, the value, is stored in plain text)", () => {
     expect(run.resources.filter((r) => /certificate-key/.test(r.name))).toEqual([]);
     expect(run.byType("random:index/randomBytes:RandomBytes")).toHaveLength(0);

@@ -106,6 +106,8 @@ function node(i: number): fc.Arbitrary<Record<string, unknown>> {
     role: fc.constant(i === 0 ? "controlPlane" : "worker"),
     address: field(fc.constantFrom(`192.0.2.${10 + i}`, `2001:db8::${10 + i}`, `h${i}qz.lab.example`)),
     user: optional(field(fc.constantFrom("debian", `u${i}qz`, "root"))),
+    // Required when provisioning; it reaches the SSH connection only, never a script.
+    hostKey: fc.constant(`ssh-ed25519 ${Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from("ssh-ed25519"), Buffer.from([0, 0, 0, 32]), Buffer.alloc(32, i)]).toString("base64")}`),
   });
 }
 

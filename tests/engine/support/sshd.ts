@@ -116,7 +116,8 @@ export async function startSshd(): Promise<LocalSshd> {
     async stop() {
       if (child.exitCode === null) {
         child.kill("SIGTERM");
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+        // Unref'd: a test runner that waits for open handles need not wait out the 3 s.
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 3000).unref())]);
         if (child.exitCode === null) {
           child.kill("SIGKILL");
         }
