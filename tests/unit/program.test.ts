@@ -157,7 +157,7 @@ describe("dev stack: three Debian machines provisioned over SSH", () => {
   test("every remote command connects to its node with the node's pinned host key", async () => {
     const pinned = new Map((dev.nodes as { address: string; hostKey: string }[]).map((n) => [n.address, n.hostKey]));
     const commands = run.byType("command:remote:Command");
-    expect(commands).toHaveLength(16);
+    expect(commands).toHaveLength(17);
     for (const c of commands) {
       const connection = (await resolve(c.inputs.connection)).value as { host: string; hostKey?: string };
       expect([c.name, connection.hostKey]).toEqual([c.name, pinned.get(connection.host)]);

@@ -422,7 +422,7 @@ describe("kube-proxy's configuration in kubeadm's init config", () => {
 
   test("config takes a whole number of at least 0, only when kubeadm runs", () => {
     const parse = (cluster: Record<string, unknown>) => () =>
-      parseLabConfig({ cluster, nodes: [{ name: "n", role: "controlPlane", address: "10.200.0.10" }], hasSshPrivateKey: true, hasKubeconfig: false });
+      parseLabConfig({ cluster: { insecureSkipHostKeyCheck: true, ...cluster }, nodes: [{ name: "n", role: "controlPlane", address: "10.200.0.10" }], hasSshPrivateKey: true, hasKubeconfig: false });
     expect(parse({ kubeProxyConntrackMaxPerCore: 0 })().cluster.kubeProxyConntrackMaxPerCore).toBe(0);
     expect(parse({ kubeProxyConntrackMaxPerCore: -1 })).toThrow(/cluster\.kubeProxyConntrackMaxPerCore/);
     expect(parse({ kubeProxyConntrackMaxPerCore: 1.5 })).toThrow(/cluster\.kubeProxyConntrackMaxPerCore: must be a whole number/);
