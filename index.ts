@@ -4,7 +4,7 @@ import { loadConfig } from "./config/load";
 import { apiServerOf } from "./config/kubeconfig";
 import { Endpoint, hostKeyProblems, unreachable } from "./config/preflight";
 import { insecureHostKeyWarning } from "./config/hostKeys";
-import { CONFIG_NAMESPACE, ConfigError } from "./config/schema";
+import { CONFIG_NAMESPACE, ConfigError, unpinnedKeyWarnings } from "./config/schema";
 import { fixedSettingChanges, fixedSettings } from "./config/fixed";
 import { productpageUrls } from "./specs/bookinfo";
 import { cniPodsCommand } from "./specs/cni";
@@ -86,6 +86,8 @@ async function program() {
   let cluster: KubeadmCluster;
   let controlPlane: DebianNode | undefined;
   if (access.kind === "ssh") {
+    // A mirror's key over https without keyFingerprint is trusted as first downloaded: say so every run.
+    unpinnedKeyWarnings(config.sources).forEach((w) => pulumi.log.warn(w));
     const nodes = config.nodes.map((n) => new DebianNode(n.name, { node: n, privateKey: access.privateKey, kubernetesVersion: clusterSpec.kubernetesVersion, allowCgroupV1: clusterSpec.allowCgroupV1, sources: config.sources }));
     // Validation guarantees exactly one control plane whenever nodes are provisioned.
     controlPlane = nodes.find((n) => n.role === "controlPlane");

@@ -81,3 +81,29 @@ export function aptUrlTemplateProblem(text: string): string | undefined {
 
 /** POSIX's portable user names, as Debian's adduser takes them by default. */
 export const POSIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
+
+/**
+ * Why `text` is not an OpenPGP v4 fingerprint, or undefined: 40 hex digits, in either case, with spaces
+ * anywhere (gpg prints them in groups). A short or long key ID is refused: anyone can make a key to match one.
+ */
+export function fingerprintProblem(text: string): string | undefined {
+  const control = controlCharacterProblem(text);
+  if (control) return control;
+  const digits = text.replace(/ /g, "");
+  if (/^0x/i.test(digits)) return "starts with 0x; write the 40 hex digits alone";
+  const bad = [...digits].find((c) => !/[0-9A-Fa-f]/.test(c));
+  if (bad !== undefined) return `holds ${JSON.stringify(bad)}; a fingerprint is 40 hex digits (0-9, A-F), spaces allowed, as gpg --show-keys prints it`;
+  if (digits.length === 40) return undefined;
+  const hint =
+    digits.length === 8 || digits.length === 16
+      ? ": that is a key ID, which anyone can make a key to match; give the whole fingerprint"
+      : digits.length === 64
+        ? ": that is an OpenPGP v5/v6 fingerprint; give the v4 fingerprint of the key"
+        : "";
+  return `has ${digits.length} hex digits; an OpenPGP v4 fingerprint has 40${hint}`;
+}
+
+/** A fingerprint fingerprintProblem accepted, as gpg's --with-colons output writes it: 40 upper-case hex digits. */
+export function normalisedFingerprint(text: string): string {
+  return text.replace(/ /g, "").toUpperCase();
+}

@@ -6,7 +6,15 @@ import { RE2JS } from "re2js";
 import { parseDurationMs } from "../specs/duration";
 import { BOOKINFO_SERVICES, SERVICE_NAMES, ServiceName, isServiceName, versionsOf } from "../specs/catalogue";
 import { cidrContains, cidrsOverlap, parseCidr, parseIPv4, Cidr } from "./cidr";
-import { aptUrlTemplateProblem, MINOR_PLACEHOLDER, POSIX_USER, urlProblem, UrlRules } from "./safe-strings";
+import {
+  aptUrlTemplateProblem,
+  fingerprintProblem,
+  MINOR_PLACEHOLDER,
+  normalisedFingerprint,
+  POSIX_USER,
+  urlProblem,
+  UrlRules,
+} from "./safe-strings";
 import { EXAMPLE_HOST_KEY, hostKeyProblem, missingHostKeyProblem, parseHostKey } from "./hostKeys";
 
 export const CONFIG_NAMESPACE = "kubeadm-istio-lab";
@@ -150,6 +158,11 @@ export interface AptSource {
   suite?: string;
   component?: string;
   keyUrl: string;
+  /**
+   * The signing key's OpenPGP v4 fingerprint (40 upper-case hex digits), checked on the machine before
+   * apt trusts the downloaded key; undefined: the key is trusted as first downloaded (https only).
+   */
+  keyFingerprint?: string;
 }
 
 /** Where the machines download from: the public defaults, or a user's mirrors (offline installs). */
@@ -319,6 +332,22 @@ const rawFlannel = z.strictObject({
 
 const debPackage = z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, { error: "must be a Debian package name" });
 const aptUrl = url({ ...HTTP, apt: true });
+const keyFingerprint = checked(
+  "must be an OpenPGP v4 fingerprint: 40 hex digits, written as a quoted string",
+  fingerprintProblem,
+).transform(normalisedFingerprint);
+
+/**
+ * The public repositories' signing keys, by the URL the defaults fetch them from, with the fingerprints
+ * their owners publish. A keyUrl elsewhere (a mirror) has no default: the user pins it or trusts it on
+ * first download.
+ */
+const PUBLIC_SIGNING_KEYS: readonly { keyUrl: RegExp; fingerprint: string }[] = [
+  // Docker's apt key.
+  { keyUrl: /^https:\/\/download\.docker\.com\/linux\/debian\/gpg$/, fingerprint: "9DC858229FC7DD38854AE2D88D81803C0EBFCD88" },
+  // pkgs.k8s.io's: one key (the OBS project isv:kubernetes) signs every core:/stable:/v1.x repository.
+  { keyUrl: /^https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v1\.\d+\/deb\/Release\.key$/, fingerprint: "DE15B14486CD377B9E876E1A234654DA9A296436" },
+];
 const rawSources = z.strictObject({
   containerd: z
     .strictObject({
@@ -326,6 +355,7 @@ const rawSources = z.strictObject({
       suite: z.string().regex(/^[a-z0-9][a-z0-9.-]*$|^\/$/, { error: 'must be a distribution such as bookworm, or "/"' }).optional(),
       component: z.string().regex(/^[a-z0-9][a-z0-9.-]*$/, { error: "must be a component such as stable" }).optional(),
       keyUrl: httpUrl.optional(),
+      keyFingerprint: keyFingerprint.optional(),
       package: debPackage.optional(),
     })
     .optional(),
@@ -334,6 +364,7 @@ const rawSources = z.strictObject({
       // As written here; the URL it becomes is checked in parseSources, where the minor is known.
       aptUrl: checked(`must be ${KUBERNETES_APT.what}`, aptUrlTemplateProblem).optional(),
       keyUrl: httpUrl.optional(),
+      keyFingerprint: keyFingerprint.optional(),
     })
     .optional(),
   imageRepository: registryPath.optional(),
@@ -887,6 +918,44 @@ function checkTopLevelKeys(keys: readonly string[], problems: string[]): void {
   }
 }
 
+type AptSourceName = "containerd" | "kubernetes";
+
+/** How to find the fingerprint to pin, for messages. */
+const pinHow = (keyUrl: string) => `its 40 hex digits, as curl -fsSL ${keyUrl} | gpg --show-keys prints them`;
+
+/**
+ * The fingerprint a source's signing key is checked against: the configured one, else the published one
+ * of a public repository's key URL; undefined when the key is trusted on first download. A key that
+ * comes over plain http must be pinned: anyone on the path could hand the machines another one.
+ */
+function keyFingerprintOf(name: AptSourceName, keyUrl: string, keyUrlSet: boolean, pinned: string | undefined, problems: string[]): string | undefined {
+  const fingerprint = pinned ?? PUBLIC_SIGNING_KEYS.find((k) => k.keyUrl.test(keyUrl))?.fingerprint;
+  if (fingerprint === undefined && /^http:/i.test(keyUrl)) {
+    const pin = `or pin the key with sources.${name}.keyFingerprint (${pinHow(keyUrl)})`;
+    problems.push(
+      keyUrlSet
+        ? `${NS}:sources.${name}.keyUrl: ${JSON.stringify(keyUrl)} is plain http, where anyone on the path can hand the machines another signing key; use an https:// URL, ${pin}`
+        : `${NS}:sources.${name}.keyUrl: not set, so the signing key would come from ${JSON.stringify(keyUrl)} (next to sources.${name}.aptUrl) over plain http, ` +
+            `where anyone on the path can hand the machines another one; set sources.${name}.keyUrl to an https:// URL, ${pin}`,
+    );
+  }
+  return fingerprint;
+}
+
+/**
+ * One warning per apt source whose signing key is trusted as first downloaded (a custom https keyUrl
+ * without keyFingerprint), naming the key that pins it. Empty when every key is checked.
+ */
+export function unpinnedKeyWarnings(sources: Pick<SourcesSpec, AptSourceName>): string[] {
+  return (["containerd", "kubernetes"] as const)
+    .filter((name) => sources[name].keyFingerprint === undefined)
+    .map(
+      (name) =>
+        `${NS}:sources.${name}.keyFingerprint is not set: the machines trust whatever signing key ${sources[name].keyUrl} serves on its first download ` +
+        `(over https, but unchecked). Pin it with ${pinHow(sources[name].keyUrl)}.`,
+    );
+}
+
 function parseSources(raw: unknown, minor: string, problems: string[]): SourcesSpec {
   const s = fields(rawSources, `${NS}:sources`, raw, problems)?.value ?? {};
   const c = s.containerd ?? {};
@@ -906,15 +975,21 @@ function parseSources(raw: unknown, minor: string, problems: string[]): SourcesS
   }
   const slash = (u: string) => (u.endsWith("/") ? u : `${u}/`);
   const containerdUrl = c.aptUrl ?? DEFAULTS.containerdAptUrl;
+  const containerdKeyUrl = c.keyUrl ?? `${slash(containerdUrl)}gpg`;
+  const kubernetesKeyUrl = k.keyUrl ?? `${slash(kubernetesUrl)}Release.key`;
+  // A bad Kubernetes aptUrl is reported above; the key URL made from it is not judged as well.
+  const fromBadAptUrl = k.aptUrl !== undefined && usedProblem !== undefined && k.keyUrl === undefined;
+  const kubernetesFingerprint = keyFingerprintOf("kubernetes", kubernetesKeyUrl, k.keyUrl !== undefined, k.keyFingerprint, fromBadAptUrl ? [] : problems);
   return {
     containerd: {
       url: containerdUrl,
       suite: c.suite,
       component: c.component ?? DEFAULTS.containerdComponent,
-      keyUrl: c.keyUrl ?? `${slash(containerdUrl)}gpg`,
+      keyUrl: containerdKeyUrl,
+      keyFingerprint: keyFingerprintOf("containerd", containerdKeyUrl, c.keyUrl !== undefined, c.keyFingerprint, problems),
       package: c.package ?? DEFAULTS.containerdPackage,
     },
-    kubernetes: { url: slash(kubernetesUrl), suite: "/", keyUrl: k.keyUrl ?? `${slash(kubernetesUrl)}Release.key` },
+    kubernetes: { url: slash(kubernetesUrl), suite: "/", keyUrl: kubernetesKeyUrl, keyFingerprint: kubernetesFingerprint },
     imageRepository: s.imageRepository ?? DEFAULTS.imageRepository,
     registryMirrors: s.registryMirrors ?? {},
   };

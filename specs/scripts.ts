@@ -127,29 +127,54 @@ function debLine(source: AptSource): string {
 }
 
 /**
- * Points apt at one repository: (re)writes the list file and fetches its signing key only when the line
- * changed, so a second run neither downloads nor touches anything. Keys may be armored or binary; apt gets binary.
+ * Points apt at one repository: fetches its signing key, checks it, and writes the keyring and the list
+ * file, only when the list file (the apt line, and a comment naming the key's URL and fingerprint) would
+ * change, so a second run neither downloads nor touches anything, and a new URL or pinned fingerprint
+ * fetches and checks the key again. A key that is not the pinned one stops the step before apt is
+ * pointed at the repository. apt gets the pinned key alone, in binary form, whatever else the file held
+ * (armored or binary, one key or several).
  */
 function aptSourceBlock(name: "containerd" | "kubernetes", source: AptSource): string {
+  const pinKey = `kubeadm-istio-lab:sources.${name}.keyFingerprint`;
   return `
 keyring=/etc/apt/keyrings/${name}.gpg
 key_url=${shQuote(source.keyUrl)}
+key_fingerprint=${shQuote(source.keyFingerprint ?? "")}
 list=/etc/apt/sources.list.d/${name}.list
 ${debLine(source)}
-if [ "$(cat "$list" 2>/dev/null)" != "$repo" ] || [ ! -s "$keyring" ]; then
-  key=$(mktemp)
-  trap 'rm -f "$key"' EXIT
-  if ! curl -fsSL --retry 3 "$key_url" -o "$key"; then
+list_text="# kubeadm-istio-lab: signed by \${key_fingerprint:-the key first downloaded} from $key_url
+$repo"
+if [ "$(cat "$list" 2>/dev/null)" != "$list_text" ] || [ ! -s "$keyring" ]; then
+  # gpg works in a folder of its own: root's ~/.gnupg and the node's keyrings stay untouched until the key passed.
+  work=$(mktemp -d)
+  trap 'gpgconf --homedir "$work" --kill all >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+  if ! curl -fsSL --retry 3 "$key_url" -o "$work/key"; then
     echo "cannot download the signing key of the ${name} packages from $key_url (sources.${name}.keyUrl)" >&2
     exit 1
   fi
-  if grep -q 'BEGIN PGP PUBLIC KEY BLOCK' "$key"; then
-    gpg --batch --yes --dearmor -o "$keyring" "$key"
-  else
-    install -m 0644 "$key" "$keyring"
+  # The primary keys' fingerprints: the fpr record right after each pub record (subkeys sign for their primary).
+  found=$(gpg --homedir "$work" --batch --with-colons --show-keys "$work/key" 2>/dev/null \\
+    | awk -F: '$1 == "pub" { primary = 1; next } $1 == "fpr" && primary { printf "%s%s", sep, $10; sep = ", " } { primary = 0 }' || true)
+  if [ -z "$found" ]; then
+    echo "the file at $key_url (sources.${name}.keyUrl) holds no OpenPGP public key; apt was not pointed at the repository and nothing was installed from it" >&2
+    exit 1
   fi
-  chmod 0644 "$keyring"
-  echo "$repo" > "$list"
+  if [ -n "$key_fingerprint" ] && [[ ", $found, " != *", $key_fingerprint, "* ]]; then
+    echo "${pinKey}: the signing key from $key_url is not the pinned one: pinned $key_fingerprint, found $found; apt was not pointed at the repository and nothing was installed from it" >&2
+    exit 1
+  fi
+  if ! imported=$(gpg --homedir "$work" --batch --import "$work/key" 2>&1); then
+    echo "gpg could not import the signing key from $key_url (sources.${name}.keyUrl): $imported" >&2
+    exit 1
+  fi
+  if [ -n "$key_fingerprint" ]; then
+    gpg --homedir "$work" --batch --export "$key_fingerprint" > "$work/keyring"
+  else
+    echo "trusting the signing key from $key_url as first downloaded ($found): ${pinKey} is not set"
+    gpg --homedir "$work" --batch --export > "$work/keyring"
+  fi
+  install -m 0644 "$work/keyring" "$keyring"
+  printf '%s\\n' "$list_text" > "$list"
   apt-get update -q
 fi
 `;

@@ -76,8 +76,9 @@ export function hostsStackConfig(hosts: HostsState, sources: SourcesState): Reco
     nodes: hosts.hosts.map((h, i) => ({ name: h.name, role: i === 0 ? 'controlPlane' : 'worker', address: h.address, port: h.port, user: h.user, hostKey: h.hostKey })),
     sshPrivateKeyPath: hosts.ssh.privateKeyPath,
     sources: {
-      containerd: { aptUrl: sources.urls.docker },
-      kubernetes: { aptUrl: sources.urls.kubernetes.replace(/\/v\d+\.\d+\/deb\/$/, '/v{minor}/deb/') },
+      // The keys come over plain http from the rig: pinned to the run's signing key.
+      containerd: { aptUrl: sources.urls.docker, keyFingerprint: sources.keyFingerprint },
+      kubernetes: { aptUrl: sources.urls.kubernetes.replace(/\/v\d+\.\d+\/deb\/$/, '/v{minor}/deb/'), keyFingerprint: sources.keyFingerprint },
       imageRepository: registry,
       registryMirrors: { [registry]: `http://${registry}` },
     },

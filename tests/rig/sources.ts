@@ -38,6 +38,8 @@ export interface SourcesState extends SourcesOptions {
   built: string;
   /** Binary keyring of the run's signing key, for signed-by=. */
   keyring: string;
+  /** The run's signing key's fingerprint (40 upper-case hex digits): what the hosts stack pins. */
+  keyFingerprint: string;
   /** Where the hosts (or a test) find each source. */
   urls: { kubernetes: string; docker: string; debian: string; registry: string };
   /** Images in the registry, as repository:tag. */
@@ -106,6 +108,16 @@ async function signRelease(home: string, releaseDir: string, text: string): Prom
   await gpg(home, ['--armor', '--detach-sign', '-o', path.join(releaseDir, 'Release.gpg'), release]);
 }
 
+/** The fingerprint of the one primary key in gpg's --with-colons listing (the fpr record after pub). */
+function primaryFingerprint(listing: string): string {
+  const lines = listing.split('\n');
+  const found = lines.flatMap((l, i) => (l.startsWith('fpr:') && i > 0 && lines[i - 1].startsWith('pub:') ? [l.split(':')[9]] : []));
+  if (found.length !== 1 || !/^[0-9A-F]{40}$/.test(found[0])) {
+    throw new RigError(`expected one signing key with a v4 fingerprint, gpg listed: ${found.join(', ') || 'none'}`);
+  }
+  return found[0];
+}
+
 function readState(dir: string): SourcesState | null {
   const file = path.join(dir, STATE_FILE);
   return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, 'utf8')) as SourcesState) : null;
@@ -135,6 +147,7 @@ export async function startSources(o: SourcesOptions): Promise<SourcesState> {
   log('sources: generating the signing key of this run');
   await gpg(home, ['--passphrase', '', '--quick-gen-key', 'kubeadm-istio-lab test sources <lab-sources@localhost>', 'ed25519', 'sign', '1d']);
   const armored = await gpg(home, ['--armor', '--export']);
+  const keyFingerprint = primaryFingerprint(await gpg(home, ['--with-colons', '--list-keys']));
   const keyring = path.join(o.dir, 'keyring.gpg');
   await gpg(home, ['--output', keyring, '--export']);
 
@@ -199,11 +212,14 @@ export async function startSources(o: SourcesOptions): Promise<SourcesState> {
   }
   const http = `http://${o.listen}:${o.httpPort}`;
   const state: SourcesState = {
-    ...o, pid, built, keyring, images, startedAt: new Date().toISOString(),
+    ...o, pid, built, keyring, keyFingerprint, images, startedAt: new Date().toISOString(),
     urls: { kubernetes: `${http}/kubernetes/${minor}/deb/`, docker: `${http}/docker/debian`, debian: `${http}/debian`, registry: `${o.listen}:${o.registryPort}` },
   };
   fs.writeFileSync(path.join(o.dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
   log(`sources: ready in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${state.urls.kubernetes} ${state.urls.docker} ${state.urls.debian} registry ${state.urls.registry}`);
+  // Pulumi.hosts.yaml cannot know a key made per run: these pin it there.
+  log(`sources: signing key ${keyFingerprint}; pin it in the hosts stack with:\n` +
+    ['containerd', 'kubernetes'].map((s) => `  pulumi config set --stack hosts --path sources.${s}.keyFingerprint ${keyFingerprint}`).join('\n'));
   return state;
 }
 

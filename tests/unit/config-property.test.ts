@@ -57,7 +57,7 @@ const rich: Values = {
   bookinfo: { namespace: "shop", imageRegistry: "mirror.example:5000/istio", imageTag: "1.20.3", images: { "reviews-v2": "mirror.example/reviews:2" }, nodePort: false, replicas: 2, host: "shop.example" },
   weave: { version: "2.8.1", registry: "mirror.example:5000/weaveworks" },
   sources: {
-    containerd: { aptUrl: "https://mirror.example/docker", suite: "bookworm", component: "stable", package: "containerd.io" },
+    containerd: { aptUrl: "https://mirror.example/docker", suite: "bookworm", component: "stable", package: "containerd.io", keyFingerprint: "9dc8 5822 9fc7 dd38 854a  e2d8 8d81 803c 0ebf cd88" },
     kubernetes: { aptUrl: "https://mirror.example/k8s/v{minor}/deb/" },
     imageRepository: "mirror.example:5000/k8s",
     registryMirrors: { "docker.io": "https://mirror.example:5000" },
@@ -85,7 +85,7 @@ const FIELD_NAMES = [
   ...CONFIG_KEYS, "provision", "kubernetesVersion", "podCidr", "serviceCidr", "apiServerPort", "kubeconfigPath", "context",
   "reachabilityTimeoutSeconds", "install", "version", "chartRepository", "hub", "mtls", "ingressNodePort", "addons", "prometheus",
   "namespace", "imageRegistry", "imageTag", "images", "nodePort", "replicas", "host", "registry", "kubeImage", "npcImage",
-  "containerd", "kubernetes", "aptUrl", "keyUrl", "imageRepository", "registryMirrors", "reviews", "ratings", "details",
+  "containerd", "kubernetes", "aptUrl", "keyUrl", "keyFingerprint", "imageRepository", "registryMirrors", "reviews", "ratings", "details",
   "productpage", "strategy", "active", "stable", "canary", "weight", "headerRoutes", "header", "exact", "regex", "timeout",
   "retries", "attempts", "perTryTimeout", "retryOn", "fault", "delay", "fixedDelay", "percent", "abort", "httpStatus",
   "name", "role", "address", "port", "user", "hostKey", "insecureSkipHostKeyCheck", "__proto__", "constructor", "toString",

@@ -1,7 +1,10 @@
 // Every invalid value is refused before any resource exists, with a message naming the config key and
 // what is allowed.
-import { ConfigError, parseLabConfig, RawConfig } from "../../config/schema";
+import { ConfigError, parseLabConfig, RawConfig, unpinnedKeyWarnings } from "../../config/schema";
 import { stackConfig } from "./harness";
+import { hostsStackConfig } from "../rig/lab";
+import type { SourcesState } from "../rig/sources";
+import type { HostsState } from "../rig/state";
 
 const dev = stackConfig("dev");
 const base: RawConfig = { ...dev, hasSshPrivateKey: true, hasKubeconfig: false };
@@ -242,8 +245,14 @@ describe("offline sources", () => {
   const sourcesOf = (sources: unknown) => parseLabConfig({ ...base, sources }).sources;
   test("defaults are the public repositories, pkgs.k8s.io for the configured minor", () => {
     const s = sourcesOf(undefined);
-    expect(s.containerd).toEqual({ url: "https://download.docker.com/linux/debian", suite: undefined, component: "stable", keyUrl: "https://download.docker.com/linux/debian/gpg", package: "containerd.io" });
-    expect(s.kubernetes).toEqual({ url: "https://pkgs.k8s.io/core:/stable:/v1.34/deb/", suite: "/", keyUrl: "https://pkgs.k8s.io/core:/stable:/v1.34/deb/Release.key" });
+    expect(s.containerd).toEqual({
+      url: "https://download.docker.com/linux/debian", suite: undefined, component: "stable", keyUrl: "https://download.docker.com/linux/debian/gpg",
+      keyFingerprint: "9DC858229FC7DD38854AE2D88D81803C0EBFCD88", package: "containerd.io",
+    });
+    expect(s.kubernetes).toEqual({
+      url: "https://pkgs.k8s.io/core:/stable:/v1.34/deb/", suite: "/", keyUrl: "https://pkgs.k8s.io/core:/stable:/v1.34/deb/Release.key",
+      keyFingerprint: "DE15B14486CD377B9E876E1A234654DA9A296436",
+    });
     expect(s.imageRepository).toBe("registry.k8s.io");
     expect(s.registryMirrors).toEqual({});
   });
@@ -341,4 +350,123 @@ describe("values that reach the nodes' scripts and files", () => {
     const found = only({ sources: { registryMirrors: { "docker.io\n": "https://m.example" } } });
     expect(found).toEqual(['kubeadm-istio-lab:sources.registryMirrors."docker.io\\n": must be a registry host such as docker.io or 10.0.0.5:5000, without a scheme']);
   });
+});
+
+// Issue 22, package trust: a signing key is fetched over https, or pinned by its fingerprint; the public
+// repositories' keys are pinned by default.
+describe("package signing keys", () => {
+  const DOCKER = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88";
+  const K8S = "DE15B14486CD377B9E876E1A234654DA9A296436";
+  const MIRROR = "0123456789ABCDEF0123456789ABCDEF01234567";
+  const sourcesOf = (sources: unknown, cluster: unknown = base.cluster) => parseLabConfig({ ...base, cluster, sources }).sources;
+
+  test("the public repositories' keys are pinned to their published fingerprints, for every Kubernetes minor", () => {
+    expect(sourcesOf(undefined).containerd.keyFingerprint).toBe(DOCKER);
+    expect(sourcesOf(undefined, { ...(base.cluster as object), kubernetesVersion: "1.36" }).kubernetes).toMatchObject({
+      keyUrl: "https://pkgs.k8s.io/core:/stable:/v1.36/deb/Release.key",
+      keyFingerprint: K8S,
+    });
+    // The same URLs written out are the public ones too.
+    expect(sourcesOf({ containerd: { aptUrl: "https://download.docker.com/linux/debian" }, kubernetes: { aptUrl: "https://pkgs.k8s.io/core:/stable:/v1.33/deb/" } })).toMatchObject({
+      containerd: { keyFingerprint: DOCKER },
+      kubernetes: { keyFingerprint: K8S },
+    });
+    expect(unpinnedKeyWarnings(sourcesOf(undefined))).toEqual([]);
+  });
+
+  test("a fingerprint set on a public repository replaces the published one (a key rotated before this program knows it)", () =>
+    expect(sourcesOf({ containerd: { keyFingerprint: MIRROR } }).containerd.keyFingerprint).toBe(MIRROR));
+
+  test("a mirror gets no default fingerprint: over https its key is trusted on first download, with a warning naming the key to pin", () => {
+    const s = sourcesOf({ containerd: { aptUrl: "https://mirror.example/docker/debian" }, kubernetes: { aptUrl: "https://mirror.example/k8s/v{minor}/deb/" } });
+    expect([s.containerd.keyFingerprint, s.kubernetes.keyFingerprint]).toEqual([undefined, undefined]);
+    expect(unpinnedKeyWarnings(s)).toEqual([
+      expect.stringMatching(/^kubeadm-istio-lab:sources\.containerd\.keyFingerprint is not set: the machines trust whatever signing key https:\/\/mirror\.example\/docker\/debian\/gpg serves on its first download/),
+      expect.stringMatching(/^kubeadm-istio-lab:sources\.kubernetes\.keyFingerprint is not set: .* https:\/\/mirror\.example\/k8s\/v1\.34\/deb\/Release\.key /),
+    ]);
+  });
+
+  test("an http keyUrl without a fingerprint is refused, naming the key and both ways out", () =>
+    expect(problems({ sources: { containerd: { keyUrl: "http://mirror.example/docker/gpg" } } })).toEqual([
+      'kubeadm-istio-lab:sources.containerd.keyUrl: "http://mirror.example/docker/gpg" is plain http, where anyone on the path can hand the machines another signing key; ' +
+        "use an https:// URL, or pin the key with sources.containerd.keyFingerprint (its 40 hex digits, as curl -fsSL http://mirror.example/docker/gpg | gpg --show-keys prints them)",
+    ]));
+
+  test("an http keyUrl is refused even where the https one is a public repository's (no published fingerprint over http)", () =>
+    expectProblem({ sources: { containerd: { keyUrl: "http://download.docker.com/linux/debian/gpg" } } }, "sources.containerd.keyUrl", /is plain http/));
+
+  test("an http aptUrl with neither keyUrl nor keyFingerprint (an offline mirror) is refused, naming what to set", () =>
+    expect(problems({ sources: { kubernetes: { aptUrl: "http://10.213.0.1:8080/kubernetes/v{minor}/deb/" } } })).toEqual([
+      'kubeadm-istio-lab:sources.kubernetes.keyUrl: not set, so the signing key would come from "http://10.213.0.1:8080/kubernetes/v1.34/deb/Release.key" (next to sources.kubernetes.aptUrl) ' +
+        "over plain http, where anyone on the path can hand the machines another one; set sources.kubernetes.keyUrl to an https:// URL, or pin the key with " +
+        "sources.kubernetes.keyFingerprint (its 40 hex digits, as curl -fsSL http://10.213.0.1:8080/kubernetes/v1.34/deb/Release.key | gpg --show-keys prints them)",
+    ]));
+
+  test("http URLs are accepted with a pinned fingerprint, and an http aptUrl with an https keyUrl", () => {
+    const pinned = sourcesOf({
+      containerd: { aptUrl: "http://10.213.0.1:8080/docker/debian", keyFingerprint: MIRROR },
+      kubernetes: { aptUrl: "http://10.213.0.1:8080/kubernetes/v{minor}/deb/", keyUrl: "http://10.213.0.1:8080/k.asc", keyFingerprint: MIRROR },
+    });
+    expect(pinned.containerd).toMatchObject({ keyUrl: "http://10.213.0.1:8080/docker/debian/gpg", keyFingerprint: MIRROR });
+    expect(pinned.kubernetes).toMatchObject({ keyUrl: "http://10.213.0.1:8080/k.asc", keyFingerprint: MIRROR });
+    expect(problems({ sources: { containerd: { aptUrl: "http://10.213.0.1:8080/docker/debian", keyUrl: "https://keys.example/docker.asc" } } })).toEqual([]);
+  });
+
+  test("a fingerprint is normalised: lower case and gpg's groups of four become 40 upper-case hex digits", () => {
+    const spaced = "9dc8 5822 9fc7 dd38 854a  e2d8 8d81 803c 0ebf cd88";
+    expect(sourcesOf({ containerd: { keyFingerprint: spaced } }).containerd.keyFingerprint).toBe(DOCKER);
+    expect(sourcesOf({ kubernetes: { keyFingerprint: " de15b14486cd377b9e876e1a234654da9a296436 " } }).kubernetes.keyFingerprint).toBe(K8S);
+  });
+
+  test.each([
+    ["a long key ID", "8D81803C0EBFCD88", /has 16 hex digits; an OpenPGP v4 fingerprint has 40: that is a key ID, which anyone can make a key to match; give the whole fingerprint/],
+    ["a short key ID", "0EBFCD88", /has 8 hex digits.*key ID/],
+    ["a v6 fingerprint", "A".repeat(64), /has 64 hex digits.*v5\/v6 fingerprint/],
+    ["one digit short", DOCKER.slice(1), /has 39 hex digits; an OpenPGP v4 fingerprint has 40 \(got "/],
+    ["0x in front", `0x${DOCKER}`, /starts with 0x; write the 40 hex digits alone/],
+    ["colons between groups", DOCKER.replace(/(.{4})(?!$)/g, "$1:"), /holds ":"; a fingerprint is 40 hex digits \(0-9, A-F\), spaces allowed/],
+    ["a letter past F", `${DOCKER.slice(0, 39)}G`, /holds "G"/],
+    ["a line break", `${DOCKER}\n`, /holds a line break \(U\+000A\)/],
+    ["a command substitution", "$(reboot)", /holds "\$"/],
+    ["a number (unquoted digits in YAML)", 1234567890, /must be an OpenPGP v4 fingerprint: 40 hex digits, written as a quoted string/],
+  ])("%s is refused as a fingerprint, naming the key", (_, keyFingerprint, text) => {
+    expectProblem({ sources: { kubernetes: { keyFingerprint } } }, "sources.kubernetes.keyFingerprint", text);
+    expect(problems({ sources: { kubernetes: { keyFingerprint } } })).toHaveLength(1);
+  });
+
+  test("a bad fingerprint on an http source is one problem, not two", () =>
+    expect(problems({ sources: { containerd: { aptUrl: "http://10.213.0.1:8080/docker/debian", keyFingerprint: "0EBFCD88" } } })).toEqual([
+      expect.stringMatching(/^kubeadm-istio-lab:sources\.containerd\.keyFingerprint: has 8 hex digits/),
+    ]));
+
+  test("the hosts stack pins the rig's signing key of the run, which makes its plain-http sources acceptable", () => {
+    // Only what hostsStackConfig reads of a running rig.
+    const hosts = {
+      hosts: ["nieve", "sansa", "arya"].map((name, i) => ({
+        name, address: `10.213.0.1${i}`, port: 22, user: "debian", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEVYQU1QTEUgS0VZIG9mIG5pZXZlOiByZXBsYWNlIGl0",
+      })),
+      ssh: { privateKeyPath: "/tmp/id_ed25519" },
+    } as unknown as HostsState;
+    const http = "http://10.213.0.1:8080";
+    const sources = {
+      keyFingerprint: MIRROR,
+      urls: { kubernetes: `${http}/kubernetes/v1.36/deb/`, docker: `${http}/docker/debian`, debian: `${http}/debian`, registry: "10.213.0.1:5000" },
+    } as unknown as SourcesState;
+    const { sshPrivateKeyPath, ...values } = hostsStackConfig(hosts, sources);
+    expect(sshPrivateKeyPath).toBe("/tmp/id_ed25519");
+    const s = parseLabConfig({ ...values, hasSshPrivateKey: true, hasKubeconfig: false }).sources;
+    expect(s.containerd).toMatchObject({ keyUrl: `${http}/docker/debian/gpg`, keyFingerprint: MIRROR });
+    expect(s.kubernetes).toMatchObject({ keyUrl: `${http}/kubernetes/v1.36/deb/Release.key`, keyFingerprint: MIRROR });
+    expect(unpinnedKeyWarnings(s)).toEqual([]);
+  });
+
+  test("Pulumi.hosts.yaml is valid config whose placeholder fingerprint matches no key until the run's is set", () => {
+    const s = parseLabConfig({ ...stackConfig("hosts"), hasSshPrivateKey: true, hasKubeconfig: false }).sources;
+    expect([s.containerd.keyFingerprint, s.kubernetes.keyFingerprint]).toEqual(["0".repeat(40), "0".repeat(40)]);
+  });
+
+  test("a Kubernetes aptUrl refused as filled in is one problem, not also its key URL's", () =>
+    expect(problems({ sources: { kubernetes: { aptUrl: "http://m.example/k8s/$(reboot)/v{minor}/deb/" } } })).toEqual([
+      expect.stringMatching(/^kubeadm-istio-lab:sources\.kubernetes\.aptUrl: holds "\$"/),
+    ]));
 });

@@ -239,6 +239,18 @@ describe("dev stack with flannel as its CNI", () => {
   });
 });
 
+test("a mirror's key over https with no keyFingerprint: the run warns it is trusted on first download, naming the key that pins it", async () => {
+  const sources = {
+    containerd: { aptUrl: "https://mirror.example/docker/debian" },
+    kubernetes: { aptUrl: "https://mirror.example/k8s/v{minor}/deb/", keyFingerprint: "DE15B14486CD377B9E876E1A234654DA9A296436" },
+  };
+  const run = await runProgram({ ...dev, sources }, { preview: true });
+  expect(run.warnings.filter((w) => /keyFingerprint/.test(w))).toEqual([
+    "kubeadm-istio-lab:sources.containerd.keyFingerprint is not set: the machines trust whatever signing key https://mirror.example/docker/debian/gpg " +
+      "serves on its first download (over https, but unchecked). Pin it with its 40 hex digits, as curl -fsSL https://mirror.example/docker/debian/gpg | gpg --show-keys prints them.",
+  ]);
+});
+
 describe("settings a running cluster cannot take (config/fixed.ts)", () => {
   test("the first up records the CNI and the CIDRs as an output", async () => {
     const run = await runProgram(dev);

@@ -2,6 +2,8 @@
 // construction (each step checks before it changes), and with its inputs quoted.
 import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import {
   caCertHashScript,
   containerRuntimeScript,
@@ -19,16 +21,18 @@ import {
   registryHostsToml,
 } from "../../specs/scripts";
 import { shQuote } from "../../specs/quote";
-import { parseLabConfig, SourcesSpec } from "../../config/schema";
+import { AptSource, parseLabConfig, SourcesSpec } from "../../config/schema";
 import { parseAllDocuments } from "yaml";
 
 /** The sources a stack gets by default, and an offline stack's mirrors on a private network. */
 const sourcesOf = (sources: unknown, kubernetesVersion = "1.34"): SourcesSpec =>
   parseLabConfig({ cluster: { provision: false, kubeconfigPath: "/k", kubernetesVersion }, sources, hasSshPrivateKey: false, hasKubeconfig: false }).sources;
 const publicSources = sourcesOf(undefined);
+/** The mirror's own signing key, pinned: its keys come over plain http. */
+const MIRROR_KEY = "0123456789ABCDEF0123456789ABCDEF01234567";
 const offline = {
-  containerd: { aptUrl: "http://10.213.0.1:8080/docker/debian", keyUrl: "http://10.213.0.1:8080/docker/debian/gpg" },
-  kubernetes: { aptUrl: "http://10.213.0.1:8080/kubernetes/v{minor}/deb/" },
+  containerd: { aptUrl: "http://10.213.0.1:8080/docker/debian", keyUrl: "http://10.213.0.1:8080/docker/debian/gpg", keyFingerprint: MIRROR_KEY },
+  kubernetes: { aptUrl: "http://10.213.0.1:8080/kubernetes/v{minor}/deb/", keyFingerprint: MIRROR_KEY },
   imageRepository: "10.213.0.1:5000",
   registryMirrors: { "10.213.0.1:5000": "http://10.213.0.1:5000", "docker.io": "http://10.213.0.1:5000" },
 };
@@ -102,6 +106,9 @@ test("apt repositories use signed-by keyrings, never apt-key or the retired apt.
   expect(aptLine(scripts["kube packages"])).toBe("deb [arch=amd64 signed-by=/etc/apt/keyrings/kubernetes.gpg] https://pkgs.k8s.io/core:/stable:/v1.34/deb/ /");
   expect(scripts["kube packages"]).toMatch(/key_url='https:\/\/pkgs\.k8s\.io\/core:\/stable:\/v1\.34\/deb\/Release\.key'/);
   expect(scripts.containerd).toMatch(/key_url='https:\/\/download\.docker\.com\/linux\/debian\/gpg'/);
+  // The public repositories' published fingerprints, checked before apt trusts the keys.
+  expect(scripts.containerd).toContain("key_fingerprint='9DC858229FC7DD38854AE2D88D81803C0EBFCD88'");
+  expect(scripts["kube packages"]).toContain("key_fingerprint='DE15B14486CD377B9E876E1A234654DA9A296436'");
   expect(scripts["kube packages"]).toMatch(/minor='1\.34'/);
   expect(scripts["kube packages"]).toMatch(/apt-mark hold kubelet kubeadm kubectl/);
 });
@@ -163,6 +170,7 @@ describe("offline sources (sources.* in stack config)", () => {
     expect(aptLine(scripts["containerd from mirrors"])).toBe("deb [arch=amd64 signed-by=/etc/apt/keyrings/containerd.gpg] http://10.213.0.1:8080/docker/debian bookworm stable");
     expect(aptLine(scripts["kube packages from a mirror"])).toBe("deb [arch=amd64 signed-by=/etc/apt/keyrings/kubernetes.gpg] http://10.213.0.1:8080/kubernetes/v1.36/deb/ /");
     expect(scripts["kube packages from a mirror"]).toMatch(/key_url='http:\/\/10\.213\.0\.1:8080\/kubernetes\/v1\.36\/deb\/Release\.key'/);
+    expect(scripts["kube packages from a mirror"]).toContain(`key_fingerprint='${MIRROR_KEY}'`);
   });
 
   test("kubeadm pulls from the configured image repository, at the installed kubeadm's version", () => {
@@ -427,5 +435,154 @@ describe("kube-proxy's configuration in kubeadm's init config", () => {
     expect(parse({ kubeProxyConntrackMaxPerCore: -1 })).toThrow(/cluster\.kubeProxyConntrackMaxPerCore/);
     expect(parse({ kubeProxyConntrackMaxPerCore: 1.5 })).toThrow(/cluster\.kubeProxyConntrackMaxPerCore: must be a whole number/);
     expect(parse({ provision: false, kubeconfigPath: "/k", kubeProxyConntrackMaxPerCore: 0 })).toThrow(/cluster\.kubeProxyConntrackMaxPerCore: only used with cluster\.provision: true/);
+  });
+});
+
+// Issue 22, package trust: the kube packages step's apt block, run by bash against real gpg with
+// throwaway keys; curl, apt-get and dpkg are fakes that log their calls, and /etc/apt is a temporary folder.
+describe("the downloaded signing key is checked against its pinned fingerprint before apt trusts it", () => {
+  const top = fs.mkdtempSync(path.join(os.tmpdir(), "lab-apt-key-"));
+  const gnupg = path.join(top, "gnupg");
+  const bin = path.join(top, "bin");
+  const keyUrl = "http://10.213.0.1:8080/kubernetes/v1.36/deb/Release.key";
+  const gpg = (...args: string[]) => execFileSync("gpg", ["--homedir", gnupg, "--batch", "--yes", ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  /** Primary keys' fingerprints in a key file, as gpg lists them. */
+  const fingerprintsIn = (file: string) => {
+    const lines = execFileSync("gpg", ["--homedir", gnupg, "--batch", "--with-colons", "--show-keys", file], { encoding: "utf8" }).split("\n");
+    return lines.flatMap((l, i) => (l.startsWith("fpr:") && lines[i - 1]?.startsWith("pub:") ? [l.split(":")[9]] : []));
+  };
+  const keys = { a: "", b: "" };
+  const files: Record<string, string> = {};
+
+  beforeAll(() => {
+    fs.mkdirSync(gnupg, { mode: 0o700 });
+    for (const k of ["a", "b"] as const) {
+      gpg("--passphrase", "", "--quick-gen-key", `lab test key ${k} <${k}@lab.invalid>`, "ed25519", "sign", "1d");
+    }
+    const listed = gpg("--with-colons", "--list-keys").split("\n");
+    [keys.a, keys.b] = listed.flatMap((l, i) => (l.startsWith("fpr:") && listed[i - 1].startsWith("pub:") ? [l.split(":")[9]] : []));
+    for (const [name, args] of Object.entries({ "a.asc": ["--armor", "--export", keys.a], "a.gpg": ["--export", keys.a], "ab.gpg": ["--export", keys.a, keys.b] })) {
+      files[name] = path.join(top, name);
+      gpg("--output", files[name], ...args);
+    }
+    files["error.html"] = path.join(top, "error.html");
+    fs.writeFileSync(files["error.html"], "<html><body>502 Bad Gateway</body></html>\n");
+    fs.mkdirSync(bin);
+    // curl copies the served file to its -o target; each fake logs its call.
+    fs.writeFileSync(path.join(bin, "curl"), '#!/usr/bin/env bash\necho "curl $*" >> "$CALLS"\nwhile [ $# -gt 0 ]; do [ "$1" = -o ] && out=$2; shift; done\ncp "$SERVED" "$out"\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, "apt-get"), '#!/usr/bin/env bash\necho "apt-get $*" >> "$CALLS"\n', { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, "dpkg"), "#!/usr/bin/env bash\necho amd64\n", { mode: 0o755 });
+  }, 60_000);
+  afterAll(() => {
+    spawnSync("gpgconf", ["--homedir", gnupg, "--kill", "all"]);
+    fs.rmSync(top, { recursive: true, force: true });
+  });
+
+  /** A fresh /etc/apt with its two folders, as on a machine after the first lines of the step. */
+  const freshRoot = () => {
+    const root = fs.mkdtempSync(path.join(top, "etc-apt-"));
+    fs.mkdirSync(path.join(root, "keyrings"));
+    fs.mkdirSync(path.join(root, "sources.list.d"));
+    return root;
+  };
+  const sourceWith = (kubernetes: Record<string, string>): AptSource => sourcesOf({ kubernetes: { aptUrl: "http://10.213.0.1:8080/kubernetes/v{minor}/deb/", ...kubernetes } }, "1.36").kubernetes;
+
+  /** Runs the step's apt block with /etc/apt moved to `root` (passed as $1, never as text). */
+  const runBlock = (source: AptSource, served: string, root: string) => {
+    const text = kubePackagesScript("1.36", source);
+    const block = text.slice(text.indexOf("keyring=/etc/apt/keyrings/"), text.indexOf("\ninstalled=$(dpkg-query"));
+    const calls = path.join(root, "calls.log");
+    fs.writeFileSync(calls, "", { flag: "a" });
+    const r = spawnSync("bash", ["-c", `set -euo pipefail\n${block.replace(/\/etc\/apt\//g, '"$1"/')}`, "_", root], {
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ""}`, SERVED: served, CALLS: calls },
+    });
+    const read = (f: string) => (fs.existsSync(path.join(root, f)) ? fs.readFileSync(path.join(root, f)) : undefined);
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr, calls: fs.readFileSync(calls, "utf8").split("\n").filter(Boolean), keyring: read("keyrings/kubernetes.gpg"), list: read("sources.list.d/kubernetes.list")?.toString() };
+  };
+  /** The fingerprint as a person might paste it: lower case, in gpg's groups of four. */
+  const spaced = (fpr: string) => fpr.toLowerCase().replace(/(.{4})/g, "$1 ").trim();
+
+  test("the pinned key passes (pasted lower case with spaces): apt gets it in binary form, then apt-get update; a second run downloads nothing", () => {
+    const root = freshRoot();
+    const source = sourceWith({ keyFingerprint: spaced(keys.a) });
+    expect(source.keyFingerprint).toBe(keys.a);
+    const first = runBlock(source, files["a.asc"], root);
+    expect(first.stderr).toBe("");
+    expect(first.status).toBe(0);
+    expect(first.calls).toEqual([`curl -fsSL --retry 3 ${keyUrl} -o ${first.calls[0]?.split(" -o ")[1]}`, "apt-get update -q"]);
+    expect(first.keyring?.toString("latin1")).not.toContain("BEGIN PGP");
+    fs.writeFileSync(path.join(root, "check.gpg"), first.keyring ?? "");
+    expect(fingerprintsIn(path.join(root, "check.gpg"))).toEqual([keys.a]);
+    expect(first.list).toBe(
+      `# kubeadm-istio-lab: signed by ${keys.a} from ${keyUrl}\n` +
+        `deb [arch=amd64 signed-by=${root}/keyrings/kubernetes.gpg] http://10.213.0.1:8080/kubernetes/v1.36/deb/ /\n`,
+    );
+    const again = runBlock(source, files["a.asc"], root);
+    expect({ status: again.status, stdout: again.stdout, stderr: again.stderr }).toEqual({ status: 0, stdout: "", stderr: "" });
+    expect(again.calls).toEqual(first.calls);
+  });
+
+  test("a wrong fingerprint stops the step naming the key, the pinned and the found fingerprints: no keyring, no list, no apt-get", () => {
+    const root = freshRoot();
+    const r = runBlock(sourceWith({ keyFingerprint: keys.b }), files["a.gpg"], root);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(
+      `kubeadm-istio-lab:sources.kubernetes.keyFingerprint: the signing key from ${keyUrl} is not the pinned one: pinned ${keys.b}, found ${keys.a}; ` +
+        "apt was not pointed at the repository and nothing was installed from it\n",
+    );
+    expect(r.calls.filter((c) => c.startsWith("apt-get"))).toEqual([]);
+    expect(r.keyring).toBeUndefined();
+    expect(r.list).toBeUndefined();
+  });
+
+  test("a new pinned fingerprint fetches and checks the key again; a wrong one leaves the machine's keyring and list as they were", () => {
+    const root = freshRoot();
+    const first = runBlock(sourceWith({ keyFingerprint: keys.a }), files["a.gpg"], root);
+    expect(first.status).toBe(0);
+    const repinned = runBlock(sourceWith({ keyFingerprint: keys.b }), files["a.gpg"], root);
+    expect(repinned.status).toBe(1);
+    expect(repinned.calls.filter((c) => c.startsWith("curl"))).toHaveLength(2);
+    expect(repinned.calls.filter((c) => c.startsWith("apt-get"))).toHaveLength(1);
+    expect(repinned.keyring).toEqual(first.keyring);
+    expect(repinned.list).toBe(first.list);
+  });
+
+  test("a key file holding other keys too: apt gets the pinned key alone", () => {
+    const root = freshRoot();
+    const r = runBlock(sourceWith({ keyFingerprint: keys.b }), files["ab.gpg"], root);
+    expect(r.status).toBe(0);
+    fs.writeFileSync(path.join(root, "check.gpg"), r.keyring ?? "");
+    expect(fingerprintsIn(files["ab.gpg"]).sort()).toEqual([keys.a, keys.b].sort());
+    expect(fingerprintsIn(path.join(root, "check.gpg"))).toEqual([keys.b]);
+  });
+
+  test("a file that holds no key (an error page) stops the step before apt is touched", () => {
+    const root = freshRoot();
+    const r = runBlock(sourceWith({ keyFingerprint: keys.a }), files["error.html"], root);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`the file at ${keyUrl} (sources.kubernetes.keyUrl) holds no OpenPGP public key; apt was not pointed at the repository and nothing was installed from it\n`);
+    expect([r.keyring, r.list, r.calls.filter((c) => c.startsWith("apt-get"))]).toEqual([undefined, undefined, []]);
+  });
+
+  test("an https key URL without a fingerprint: the key is trusted as first downloaded, and the step says which key to pin", () => {
+    const root = freshRoot();
+    const source = sourceWith({ keyUrl: "https://mirror.example/kubernetes/Release.key" });
+    expect(source.keyFingerprint).toBeUndefined();
+    const r = runBlock(source, files["a.asc"], root);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(
+      `trusting the signing key from https://mirror.example/kubernetes/Release.key as first downloaded (${keys.a}): kubeadm-istio-lab:sources.kubernetes.keyFingerprint is not set\n`,
+    );
+    expect(r.list?.split("\n")[0]).toBe("# kubeadm-istio-lab: signed by the key first downloaded from https://mirror.example/kubernetes/Release.key");
+    fs.writeFileSync(path.join(root, "check.gpg"), r.keyring ?? "");
+    expect(fingerprintsIn(path.join(root, "check.gpg"))).toEqual([keys.a]);
+  });
+
+  test("gpg runs in the step's own temporary folder, never in root's ~/.gnupg", () => {
+    const text = kubePackagesScript("1.36", sourceWith({ keyFingerprint: keys.a }));
+    const gpgCalls = text.split("\n").filter((l) => /(^|\s|\$\()gpg\s/.test(l) && !/^\s*(#|echo)/.test(l));
+    expect(gpgCalls.length).toBeGreaterThan(0);
+    for (const line of gpgCalls) expect(line).toContain('gpg --homedir "$work"');
   });
 });

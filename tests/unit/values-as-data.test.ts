@@ -99,6 +99,16 @@ function url(host: string, tail = ""): fc.Arbitrary<string> {
 
 const optional = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> => fc.option(arb, { nil: undefined, freq: 4 });
 
+/** A signing key's fingerprint as config takes it (upper or lower case, gpg's groups of four), now and then spoiled. */
+const fingerprint = field(
+  fc
+    .tuple(fc.stringMatching(/^[0-9A-F]{40}$/), fc.boolean(), fc.boolean())
+    .map(([hex, lower, grouped]) => {
+      const cased = lower ? hex.toLowerCase() : hex;
+      return grouped ? cased.replace(/(.{4})(?!$)/g, "$1 ") : cased;
+    }),
+);
+
 function node(i: number): fc.Arbitrary<Record<string, unknown>> {
   return fc.record({
     // ${i}e3 is a number to YAML when not quoted.
@@ -130,11 +140,13 @@ const rawConfig: fc.Arbitrary<RawConfig> = fc
       suite: optional(field(fc.constantFrom("bookworm", "/", "sqz3"))),
       component: optional(field(fc.constantFrom("stable", "cqz4"))),
       keyUrl: optional(url("kqz5.example", "/gpg")),
+      keyFingerprint: optional(fingerprint),
       package: optional(field(fc.constantFrom("containerd.io", "pqz6-containerd"))),
     }),
     kubernetes: fc.record({
       aptUrl: optional(url("kqz7.example", "/v{minor}/deb/")),
       keyUrl: optional(url("kqz8.example", "/Release.key")),
+      keyFingerprint: optional(fingerprint),
     }),
     imageRepository: optional(field(fc.constantFrom("iqz9.example:5000/k8s", "iqz9.example"))),
     registryMirrors: optional(fc.dictionary(field(fc.constantFrom("rqz1.example", "rqz2.example:5000", "10.213.0.1:5000")), url("mqz.example"), { maxKeys: 2 })),
@@ -177,9 +189,11 @@ function scriptValues(c: LabConfig): [string, string][] {
     ...(containerd.suite === undefined ? [] : [["sources.containerd.suite", containerd.suite] as [string, string]]),
     ...(containerd.suite === "/" ? [] : [["sources.containerd.component", containerd.component ?? "main"] as [string, string]]),
     ["sources.containerd.keyUrl", containerd.keyUrl],
+    ...(containerd.keyFingerprint === undefined ? [] : [["sources.containerd.keyFingerprint", containerd.keyFingerprint] as [string, string]]),
     ["sources.containerd.package", containerd.package],
     ["sources.kubernetes.aptUrl", kubernetes.url],
     ["sources.kubernetes.keyUrl", kubernetes.keyUrl],
+    ...(kubernetes.keyFingerprint === undefined ? [] : [["sources.kubernetes.keyFingerprint", kubernetes.keyFingerprint] as [string, string]]),
     ["sources.imageRepository", c.sources.imageRepository],
     ...Object.entries(c.sources.registryMirrors).flatMap(([registry, mirror]): [string, string][] => [
       [`sources.registryMirrors key`, registry],
@@ -438,6 +452,9 @@ describe(`${COUNTS.configs} hostile configs: what config accepts is only ever da
     expect(acceptedConfigs.length).toBeLessThan(COUNTS.configs * 0.9);
     const withSyntax = acceptedConfigs.filter((c) => scriptValues(c).some(([, v]) => SHELL_SYNTAX.test(v)));
     expect(withSyntax.length).toBeGreaterThan(acceptedConfigs.length / 2);
+    // Most pin a key of their own (a fingerprint that reaches the scripts as the config wrote it, normalised).
+    const pinned = pairs.filter(({ raw }) => JSON.stringify(raw.sources ?? {}).includes("keyFingerprint"));
+    expect(pinned.length).toBeGreaterThan(acceptedConfigs.length / 2);
   });
 
   test("no accepted value that reaches a node holds a control character, quote, backquote, $, \\ or space", () => {
