@@ -2,10 +2,11 @@
 // this suite (tests/rig/hosts.ts: systemd-nspawn, one network namespace each, on a bridge of its own)
 // with every package and image from the suite's local sources (tests/rig/sources.ts) on that bridge.
 // The real engine runs DebianNode and KubeadmCluster over SSH (command/random: the stand-ins) up to
-// `kubeadm init` and two parallel joins, then the Kubernetes provider applies Weave's objects to the
-// API server it built. Weave's images cannot be built here (its Go module is refused), so the Weave
-// DaemonSet and what depends on it (Istio, Bookinfo, routes) are excluded from `up` (`--exclude
-// --exclude-dependents`) and the DaemonSet is judged by a preview against the real API server.
+// `kubeadm init` and two parallel joins, then the Kubernetes provider applies flannel (its images built
+// here from Go modules) to the API server it built, and the program waits for every node to be Ready.
+// Pods then run for real: CoreDNS, kube-proxy, and the suite's own netcheck pods across nodes.
+// Istio's objects and what follows them (Bookinfo, routes) stay out of `up` (`--exclude
+// --exclude-dependents`): this stack installs no Istio (istio.install: false).
 // Network rule: packets go only to this suite's hosts and its own bridge address.
 import * as fs from 'fs';
 import * as os from 'os';
@@ -14,6 +15,7 @@ import { parse as parseYaml } from 'yaml';
 import { EngineEvent, OpMap } from '@pulumi/pulumi/automation';
 
 import { parseLabConfig, LabConfig } from '../../config/schema';
+import { fingerprint, parseHostKey, HostKey } from '../../config/hostKeys';
 import { containerRuntimeScript, kubeadmInitScript, kubeadmJoinScript, kubePackagesScript, prepareHostScript } from '../../specs/scripts';
 import { hostsStackConfig, mustOnHost, onHost, useDebianMirror } from '../rig/lab';
 import { SourcesState, startSources, stopSources } from '../rig/sources';
@@ -48,9 +50,10 @@ function urn(type: string, name: string, parents: string[] = []): string {
   return `urn:pulumi:${s.name}::${PROJECT}::${chain}::${name}`;
 }
 
-// Weave's DaemonSet cannot become ready (no image): it and everything after it stay out of `up`.
-const weaveDaemonSet = (): string => urn('kubernetes:apps/v1:DaemonSet', 'weave-net-daemonset', ['kubeadm-istio-lab:network:WeaveNet']);
-const clusterOnly = () => ({ exclude: [weaveDaemonSet()], excludeDependents: true, onOutput });
+// The mesh's PeerAuthentication needs Istio's CRDs, which this stack does not install: it and everything
+// after it (Bookinfo, routes) stay out of `up`.
+const meshMtls = (): string => urn('kubernetes:security.istio.io/v1:PeerAuthentication', 'istio-mesh-mtls', ['kubeadm-istio-lab:mesh:Istio']);
+const clusterOnly = () => ({ exclude: [meshMtls()], excludeDependents: true, onOutput });
 
 function host(name: string): HostState {
   const h = hosts.hosts.find((x) => x.name === name);
@@ -73,6 +76,12 @@ async function probeHosts(probes: Record<string, string>): Promise<Record<string
   return out;
 }
 
+function parsedKey(text: string): HostKey {
+  const k = parseHostKey(text);
+  if ('error' in k) throw new Error(`rig host key: ${k.error}`);
+  return k;
+}
+
 function hasSysResource(): boolean {
   const capEff = /^CapEff:\s*(\S+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0';
   return ((BigInt(`0x${capEff}`) >> 24n) & 1n) === 1n;
@@ -86,7 +95,7 @@ function labConfig(): LabConfig {
   const doc = parseYaml(fs.readFileSync(s.settingsFile, 'utf8')) as { config: Record<string, unknown> };
   const get = (k: string): unknown => doc.config[`${PROJECT}:${k}`];
   return parseLabConfig({
-    cluster: get('cluster'), nodes: get('nodes'), istio: get('istio'), bookinfo: get('bookinfo'), weave: get('weave'),
+    cluster: get('cluster'), nodes: get('nodes'), istio: get('istio'), bookinfo: get('bookinfo'), weave: get('weave'), flannel: get('flannel'),
     traffic: get('traffic'), sources: get('sources'), hasSshPrivateKey: true, hasKubeconfig: false,
   });
 }
@@ -149,8 +158,42 @@ describe('the hosts stack on three Debian test hosts, by the real engine', () =>
     }
   });
 
+  test('a node that answers with another host key: up stops before any change, naming node, address and both fingerprints', async () => {
+    const saved = fs.readFileSync(s.settingsFile, 'utf8');
+    // sansa's pinned key is nieve's: what a reused address or a spoofed name would present.
+    await s.stack.setConfig(`${PROJECT}:nodes[1].hostKey`, { value: host('nieve').hostKey }, true);
+    try {
+      const pinned = fingerprint(parsedKey(host('nieve').hostKey));
+      const presented = fingerprint(parsedKey(host('sansa').hostKey));
+      const err = await s.stack.up({ onOutput }).then(() => '', (e: Error) => e.message);
+      expect(err).toContain(`node sansa at ${host('sansa').address}:22 presents a different SSH host key than ${PROJECT}:nodes[1].hostKey: pinned ssh-ed25519 ${pinned}, presented ssh-ed25519 ${presented}`);
+      const exported = await s.stack.exportStack();
+      const resources = (exported.deployment as { resources?: { type: string }[] }).resources ?? [];
+      expect(resources.map((r) => r.type).filter((t) => t !== 'pulumi:pulumi:Stack' && t !== 'pulumi:providers:pulumi')).toEqual([]);
+    } finally {
+      fs.writeFileSync(s.settingsFile, saved);
+    }
+  });
+
+  test('a signing key that is not the pinned one stops the package step, and nothing is installed from that repository', async () => {
+    const saved = fs.readFileSync(s.settingsFile, 'utf8');
+    const wrong = 'DE15B14486CD377B9E876E1A234654DA9A296436';
+    await s.stack.setConfig(`${PROJECT}:sources.kubernetes.keyFingerprint`, { value: wrong }, true);
+    try {
+      const err = await s.stack.up({ ...clusterOnly() }).then(() => '', (e: Error) => e.message);
+      expect(err).toContain(`${PROJECT}:sources.kubernetes.keyFingerprint: the signing key from ${sources.urls.kubernetes}Release.key is not the pinned one: pinned ${wrong}, found ${sources.keyFingerprint}`);
+      expect(await probeHosts({
+        kubeadm: 'dpkg-query -W -f=\'${Status}\' kubeadm 2>/dev/null || echo absent',
+        list: 'test -e /etc/apt/sources.list.d/kubernetes.list && echo present || echo absent',
+        keyring: 'test -e /etc/apt/keyrings/kubernetes.gpg && echo present || echo absent',
+      })).toEqual(everyHost({ kubeadm: 'absent', list: 'absent', keyring: 'absent' }));
+    } finally {
+      fs.writeFileSync(s.settingsFile, saved);
+    }
+  });
+
   const upEvents: EngineEvent[] = [];
-  test('up provisions the hosts, runs kubeadm init on nieve and joins sansa and arya in parallel', async () => {
+  test('up provisions the hosts, runs kubeadm init on nieve, joins sansa and arya in parallel, and ends with every node Ready', async () => {
     const result = await s.stack.up({ ...clusterOnly(), onEvent: (e) => upEvents.push(e) });
     expect(result.summary.result).toBe('succeeded');
     expect(result.outputs.kubeconfig.secret).toBe(true);
@@ -158,40 +201,75 @@ describe('the hosts stack on three Debian test hosts, by the real engine', () =>
 
     // The two joins overlap in time: neither waited for the other.
     const t = spans(upEvents);
-    const sansa = t.get(urn('command:remote:Command', 'cluster-join-sansa', ['kubeadm-istio-lab:cluster:KubeadmCluster']));
-    const arya = t.get(urn('command:remote:Command', 'cluster-join-arya', ['kubeadm-istio-lab:cluster:KubeadmCluster']));
-    expect(sansa && arya).toBeDefined();
-    if (sansa === undefined || arya === undefined) return;
+    const cluster = ['kubeadm-istio-lab:cluster:KubeadmCluster'];
+    const sansa = t.get(urn('command:remote:Command', 'cluster-join-sansa', cluster));
+    const arya = t.get(urn('command:remote:Command', 'cluster-join-arya', cluster));
+    const ready = t.get(urn('command:remote:Command', 'cluster-nodes-ready', cluster));
+    expect(sansa && arya && ready).toBeDefined();
+    if (sansa === undefined || arya === undefined || ready === undefined) return;
     process.stdout.write(`joins: sansa ${sansa.start}-${sansa.end}, arya ${arya.start}-${arya.end} (engine event times, s)\n`);
     expect(sansa.start).toBeLessThan(arya.end);
     expect(arya.start).toBeLessThan(sansa.end);
+    const start = Math.min(...upEvents.map((e) => e.timestamp));
+    process.stdout.write(`up start to all nodes Ready: ${ready.end - start} s (the wait itself ${ready.end - ready.start} s)\n`);
+    // The wait came after flannel's DaemonSet, and nothing of Istio's was applied before it.
+    const flannel = t.get(urn('kubernetes:apps/v1:DaemonSet', 'flannel-daemonset', ['kubeadm-istio-lab:network:Flannel']));
+    expect(flannel?.end).toBeLessThanOrEqual(ready.start);
 
     const nodes = JSON.parse(await kubectl(['get', 'nodes', '-o', 'json'])) as {
-      items: { metadata: { name: string }; status: { nodeInfo: { kubeletVersion: string }; conditions: { type: string; status: string; reason?: string }[] } }[];
+      items: { metadata: { name: string }; spec: { podCIDR?: string }; status: { nodeInfo: { kubeletVersion: string }; conditions: { type: string; status: string }[] } }[];
     };
-    expect(nodes.items.map((n) => [n.metadata.name, n.status.nodeInfo.kubeletVersion]).sort()).toEqual(
-      [['arya', KUBE_VERSION], ['nieve', KUBE_VERSION], ['sansa', KUBE_VERSION]],
+    expect(nodes.items.map((n) => [n.metadata.name, n.status.nodeInfo.kubeletVersion, n.status.conditions.find((c) => c.type === 'Ready')?.status]).sort()).toEqual(
+      [['arya', KUBE_VERSION, 'True'], ['nieve', KUBE_VERSION, 'True'], ['sansa', KUBE_VERSION, 'True']],
     );
-    // Without a running CNI (Weave's DaemonSet is not applied), kubelet reports the network not ready.
-    for (const n of nodes.items) {
-      const ready = n.status.conditions.find((c) => c.type === 'Ready');
-      process.stdout.write(`${n.metadata.name}: Ready=${ready?.status} (${ready?.reason ?? ''})\n`);
-    }
-    const pods = JSON.parse(await kubectl(['get', 'pods', '-n', 'kube-system', '-o', 'json'])) as {
-      items: { metadata: { name: string }; spec: { nodeName?: string }; status: { phase: string } }[];
+    // Each node's subnet is one of the pod CIDR's, as kubeadm's controller manager allocated it.
+    for (const n of nodes.items) expect(n.spec.podCIDR).toMatch(/^10\.32\.\d+\.0\/24$/);
+  });
+
+  test('the cluster\'s own pods run: control plane on nieve, kube-proxy and flannel on every node, CoreDNS Ready', async () => {
+    const pods = JSON.parse(await kubectl(['get', 'pods', '-A', '-o', 'json'])) as {
+      items: { metadata: { name: string; namespace: string; labels?: Record<string, string> }; spec: { nodeName?: string }; status: { phase: string; conditions?: { type: string; status: string }[] } }[];
     };
-    const running = pods.items.filter((p) => p.status.phase === 'Running').map((p) => p.metadata.name);
-    for (const component of ['etcd-nieve', 'kube-apiserver-nieve', 'kube-controller-manager-nieve', 'kube-scheduler-nieve']) {
-      expect(running).toContain(component);
+    const isReady = (p: (typeof pods.items)[number]) => p.status.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+    const readyOn = (match: (p: (typeof pods.items)[number]) => boolean) => pods.items.filter((p) => match(p) && isReady(p)).map((p) => p.spec.nodeName).sort();
+    for (const component of ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler']) {
+      expect(readyOn((p) => p.metadata.name === `${component}-nieve`)).toEqual(['nieve']);
     }
-    // CoreDNS needs a pod network: without Weave running it is not scheduled onto a NotReady node.
-    const coredns = pods.items.filter((p) => p.metadata.name.startsWith('coredns-'));
-    expect(coredns.length).toBeGreaterThan(0);
-    expect(coredns.map((p) => p.status.phase)).toEqual(coredns.map(() => 'Pending'));
-    for (const n of nodes.items) expect(n.status.conditions.find((c) => c.type === 'Ready')?.status).toBe('False');
-    // The Kubernetes provider applied the rest that can run without Weave's image: its RBAC.
-    expect(await kubectl(['get', 'clusterrole,clusterrolebinding', 'weave-net', '-o', 'name'])).toMatch(/clusterrole.*weave-net[\s\S]*clusterrolebinding.*weave-net/);
-    expect(await kubectl(['get', 'serviceaccount,role,rolebinding', '-n', 'kube-system', 'weave-net', '-o', 'name'])).toMatch(/serviceaccount\/weave-net/);
+    expect(readyOn((p) => p.metadata.labels?.['k8s-app'] === 'kube-proxy')).toEqual(['arya', 'nieve', 'sansa']);
+    expect(readyOn((p) => p.metadata.namespace === 'kube-flannel')).toEqual(['arya', 'nieve', 'sansa']);
+    expect(readyOn((p) => p.metadata.labels?.['k8s-app'] === 'kube-dns')).toHaveLength(2);
+  });
+
+  test('a pod on sansa reaches a pod on arya by its IP (flannel\'s VXLAN), and a Service by its DNS name (CoreDNS, kube-proxy)', async () => {
+    const image = `${sources.urls.registry}/lab/netcheck:v1`;
+    const server = {
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { name: 'netcheck-server', namespace: 'default', labels: { app: 'netcheck' } },
+      spec: { nodeName: 'arya', containers: [{ name: 'serve', image, args: ['serve'], readinessProbe: { httpGet: { path: '/', port: 8080 } } }] },
+    };
+    const service = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'netcheck', namespace: 'default' }, spec: { selector: { app: 'netcheck' }, ports: [{ port: 80, targetPort: 8080 }] } };
+    const file = path.join(work, 'netcheck.json');
+    fs.writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [server, service] }));
+    await kubectl(['apply', '-f', file]);
+    await kubectl(['wait', '--for=condition=Ready', 'pod/netcheck-server', '--timeout=120s']);
+    const serverIp = (await kubectl(['get', 'pod', 'netcheck-server', '-o', 'jsonpath={.status.podIP}'])).trim();
+    expect(serverIp).toMatch(/^10\.32\./);
+
+    /** Runs `netcheck get URL` in a pod on sansa; its log and phase. */
+    const getFromSansa = async (name: string, url: string): Promise<{ phase: string; log: string }> => {
+      const overrides = JSON.stringify({ spec: { nodeName: 'sansa' } });
+      await kubectl(['run', name, `--image=${image}`, '--restart=Never', `--overrides=${overrides}`, '--', 'get', url]);
+      await kubectl(['wait', `pod/${name}`, '--for=jsonpath={.status.phase}=Succeeded', '--timeout=60s']).catch(() => '');
+      const phase = (await kubectl(['get', 'pod', name, '-o', 'jsonpath={.status.phase}'])).trim();
+      return { phase, log: (await kubectl(['logs', name])).trim() };
+    };
+    const byIp = await getFromSansa('netcheck-by-ip', `http://${serverIp}:8080/`);
+    expect(byIp).toEqual({ phase: 'Succeeded', log: expect.stringMatching(new RegExp(`^${serverIp.replace(/\./g, '\\.')} -> netcheck-server ${serverIp.replace(/\./g, '\\.')}`)) });
+    const byName = await getFromSansa('netcheck-by-name', 'http://netcheck.default.svc.cluster.local/');
+    const clusterIp = (await kubectl(['get', 'service', 'netcheck', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+    expect(byName).toEqual({ phase: 'Succeeded', log: expect.stringMatching(new RegExp(`^${clusterIp.replace(/\./g, '\\.')} -> netcheck-server `)) });
+    await kubectl(['delete', 'pod,service', '-l', 'app=netcheck', '--wait=false']);
+    await kubectl(['delete', 'pod', 'netcheck-by-ip', 'netcheck-by-name', 'netcheck-server', '--ignore-not-found', '--wait=false']);
   });
 
   test('each host reads back as provisioned: swap off, sysctls, containerd with SystemdCgroup, packages pinned and held', async () => {
@@ -238,6 +316,7 @@ describe('the hosts stack on three Debian test hosts, by the real engine', () =>
       ['nieve', [...steps, ['kubeadm init', kubeadmInitScript({
         nodeName: 'nieve', advertiseAddress: nieve.address, apiServerPort: c.apiServerPort, podCidr: c.podCidr,
         serviceCidr: c.serviceCidr, imageRepository: cfg.sources.imageRepository, allowCgroupV1: c.allowCgroupV1,
+        kubeProxyConntrackMaxPerCore: c.kubeProxyConntrackMaxPerCore,
       })]]],
       ['sansa', [...steps, ['kubeadm join', kubeadmJoinScript({ nodeName: 'sansa', controlPlaneEndpoint: `${nieve.address}:${c.apiServerPort}`, allowCgroupV1: c.allowCgroupV1 })]]],
     ];
@@ -251,13 +330,11 @@ describe('the hosts stack on three Debian test hosts, by the real engine', () =>
     }
   });
 
-  test("a preview against the cluster's API server plans Weave's DaemonSet with IPALLOC_RANGE set to the pod CIDR", async () => {
-    const events: EngineEvent[] = [];
-    const preview = await s.stack.preview({ target: [weaveDaemonSet()], onEvent: (e) => events.push(e), onOutput });
-    expect(changes(preview.changeSummary)).toEqual({ create: 1 });
-    const planned = events.map((e) => e.resourcePreEvent?.metadata).find((m) => m?.urn === weaveDaemonSet());
-    const text = JSON.stringify(planned?.new?.inputs ?? {});
-    expect(text).toContain('"name":"IPALLOC_RANGE","value":"10.32.0.0/16"');
+  test("flannel's network is the cluster's pod CIDR, with the VXLAN backend, in the ConfigMap the program applied", async () => {
+    const conf = JSON.parse(await kubectl(['-n', 'kube-flannel', 'get', 'configmap', 'kube-flannel-cfg', '-o', 'jsonpath={.data.net-conf\\.json}'])) as unknown;
+    expect(conf).toMatchObject({ Network: '10.32.0.0/16', Backend: { Type: 'vxlan' } });
+    const subnets = await probeHosts({ subnet: "grep -Eo '^FLANNEL_SUBNET=10\\.32\\.[0-9]+\\.1/24$' /run/flannel/subnet.env | wc -l", vxlan: "ip -d link show flannel.1 | grep -c 'vxlan id 1'" });
+    expect(subnets).toEqual(everyHost({ subnet: '1', vxlan: '1' }));
   });
 
   test('no secret in plain text in the state, the engine output or the stack outputs', async () => {
@@ -313,7 +390,7 @@ describe('the hosts stack on three Debian test hosts, by the real engine', () =>
       expect(order.indexOf(`cluster-drain-${worker}`)).toBeLessThan(order.indexOf(`cluster-join-${worker}`));
     }
     expect(order.indexOf('cluster-join-sansa')).toBeLessThan(order.indexOf('cluster-init'));
-    const none = { kubeconfigs: '0', manifests: '0', pki: '0', etcd: '0', cni: '0', containers: '0', marks: '0' };
+    const none = { kubeconfigs: '0', manifests: '0', pki: '0', etcd: '0', cni: '0', containers: '0', marks: '0', flannel: '0', links: '0', ipam: '0' };
     expect(await probeHosts({
       kubeconfigs: 'ls /etc/kubernetes/*.conf 2>/dev/null | wc -l',
       manifests: 'ls /etc/kubernetes/manifests 2>/dev/null | wc -l',
@@ -322,6 +399,9 @@ describe('the hosts stack on three Debian test hosts, by the real engine', () =>
       cni: 'ls /etc/cni/net.d 2>/dev/null | wc -l',
       containers: 'ctr -n k8s.io containers list -q | wc -l',
       marks: 'ls /var/lib/kubeadm-istio-lab 2>/dev/null | wc -l',
+      flannel: 'ls /run/flannel 2>/dev/null | wc -l',
+      links: "ip -o link show | grep -cE ': (cni0|flannel\\.1)[:@]' || true",
+      ipam: 'ls /var/lib/cni 2>/dev/null | wc -l',
     })).toEqual(everyHost(none));
   });
 });
