@@ -52,9 +52,10 @@ export class Istio extends pulumi.ComponentResource {
       const istiod = release(charts.istiod, [base]);
       const gateway = release(charts.gateway, [istiod]);
       const addons = addonReleases(istio).map((r) => release(r, [istiod]));
-      // After istiod and the gateway, not just base's CRDs: base's validating webhook fails open until
-      // istiod serves it, so only then does istiod's validation judge the PeerAuthentication too.
-      crdsReady = [istiod, gateway];
+      // After istiod, not just base's CRDs: base's validating webhook fails open until istiod serves it,
+      // so only then does istiod's validation judge the PeerAuthentication too. (Not after the gateway:
+      // the mesh's mTLS setting needs no gateway, and a gateway that cannot start must not hold it back.)
+      crdsReady = [istiod];
       this.ready = [istiod, gateway, ...addons];
     }
 

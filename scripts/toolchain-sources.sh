@@ -8,7 +8,8 @@
 #   debian/       pool/ + dists/bookworm/main/binary-amd64/Packages: the Debian packages those depend
 #                 on (runc, iptables and their libraries), fetched with this machine's apt
 #   images/       OCI image layout: the images `kubeadm config images list` names, flannel's two
-#                 images (flannel-io/...) and the pod-network checks' image (lab/netcheck)
+#                 images (flannel-io/...), istiod's (istio/pilot, the pinned Istio module's
+#                 pilot-discovery) and the pod-network checks' image (lab/netcheck)
 #   bin/          sources (server and image assembler), kubeadm (for the tests)
 #
 # Release files and signatures are made at start by tests/rig/sources.ts with a key of that run.
@@ -17,7 +18,8 @@
 SOURCES_SRC=$(cd "$SCRIPT_DIR/../tests/rig/sources" && pwd)
 # What the assembled folder is made from: a change to any of these gives a new folder.
 SOURCES_VERSION_VARS=(KUBERNETES_VERSION KUBE_DEB_REVISION CRI_TOOLS_VERSION CNI_PLUGINS_VERSION
-  CONTAINERD_VERSION COREDNS_VERSION ETCD_IMAGE_VERSION PAUSE_VERSION FLANNEL_VERSION FLANNEL_CNI_PLUGIN_VERSION)
+  CONTAINERD_VERSION COREDNS_VERSION ETCD_IMAGE_VERSION PAUSE_VERSION FLANNEL_VERSION FLANNEL_CNI_PLUGIN_VERSION
+  ISTIO_MODULE_VERSION ISTIO_CHART_VERSION)
 DEBIAN_MIRRORED=(runc iptables)
 
 sources_src_hash() {
@@ -314,6 +316,8 @@ images_plan() {
   {"ref": "flannel-io/flannel-cni-plugin:$FLANNEL_CNI_PLUGIN_VERSION", "entrypoint": ["/bin/cp"],
    "files": [{"src": "$TOOLS_DIR/flannel-cni-plugin-$FLANNEL_CNI_PLUGIN_VERSION/flannel", "dst": "/flannel"},
              {"src": "$bin/cp", "dst": "/bin/cp"}]},
+  {"ref": "istio/pilot:$ISTIO_CHART_VERSION", "entrypoint": ["/usr/local/bin/pilot-discovery"], "user": "1337:1337",
+   "files": [{"src": "$TOOLS_DIR/pilot-discovery-$ISTIO_MODULE_VERSION/pilot-discovery", "dst": "/usr/local/bin/pilot-discovery"}]},
   {"ref": "lab/netcheck:v1", "entrypoint": ["/netcheck"], "user": "65532:65532", "ports": ["8080/tcp"],
    "files": [{"src": "$bin/netcheck", "dst": "/netcheck"}]}
 ]
@@ -378,6 +382,9 @@ build_sources() {
   for t in kubectl kube-apiserver kube-controller-manager kube-scheduler; do
     [[ -x $TOOLS_DIR/$t-$KUBERNETES_VERSION/$t ]] || die "sources need $t $KUBERNETES_VERSION: run $0 --only $t sources"
   done
+  # istiod's image (istio/pilot) is the local cluster's pilot-discovery build.
+  [[ -x $TOOLS_DIR/pilot-discovery-$ISTIO_MODULE_VERSION/pilot-discovery ]] ||
+    die "sources need pilot-discovery $ISTIO_MODULE_VERSION: run $0 --only pilot-discovery sources"
   build_artifact crictl "$CRI_TOOLS_VERSION" "cold builds take ~1-2 min" build_crictl
   build_artifact cni-plugins "$CNI_PLUGINS_VERSION" "cold builds take ~2 min" build_cni_plugins
   build_artifact containerd "$CONTAINERD_VERSION" "cold builds take ~3 min" build_containerd

@@ -55,8 +55,17 @@ echo 'deb [signed-by=/etc/apt/keyrings/lab-debian.gpg] ${sources.urls.debian} bo
   await Promise.all(hosts.hosts.map((h) => mustOnHost(hosts, h, script, { sudo: true })));
 }
 
-/** The `hosts` stack's config (keys without the project prefix) for a running rig and its sources. */
-export function hostsStackConfig(hosts: HostsState, sources: SourcesState): Record<string, unknown> {
+/** Istio's charts for the hosts stack: a chart repository the engine reaches (on this machine), and the version. */
+export interface HostsIstio {
+  chartRepository: string;
+  version: string;
+}
+
+/**
+ * The `hosts` stack's config (keys without the project prefix) for a running rig and its sources; with
+ * `istio`, the program installs Istio's charts from that repository and istiod runs in the cluster.
+ */
+export function hostsStackConfig(hosts: HostsState, sources: SourcesState, istio?: HostsIstio): Record<string, unknown> {
   const registry = sources.urls.registry;
   return {
     cluster: {
@@ -84,7 +93,9 @@ export function hostsStackConfig(hosts: HostsState, sources: SourcesState): Reco
     },
     // flannel's own flannel-io/flannel image; the CNI plugin is containernetworking/plugins' v0.9.1 build.
     flannel: { registry: `${registry}/flannel-io`, cniPluginVersion: 'v0.9.1' },
-    istio: { install: false, hub: `${registry}/istio`, mtls: 'STRICT' },
+    istio: istio === undefined
+      ? { install: false, hub: `${registry}/istio`, mtls: 'STRICT' }
+      : { install: true, hub: `${registry}/istio`, mtls: 'STRICT', version: istio.version, chartRepository: istio.chartRepository },
     bookinfo: { namespace: 'bookinfo', imageTag: '1.20.3', imageRegistry: `${registry}/istio` },
     traffic: { reviews: { canary: 'v2', weight: 10 } },
   };
