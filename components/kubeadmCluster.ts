@@ -9,6 +9,8 @@ import {
   hostPort,
   initStdin,
   joinStdin,
+  joinTokenScript,
+  tokenStdin,
   kubeadmInitScript,
   kubeadmJoinScript,
   joinedScript,
@@ -113,17 +115,27 @@ export class KubeadmCluster extends pulumi.ComponentResource {
 
     const endpoint = hostPort(controlPlane.address, cluster.apiServerPort);
     // Workers depend on init and on their own packages only, never on each other: they join in parallel.
+    // Each worker joins with a token of its own, made on the control plane just before its join and
+    // deleted once it joined: a worker added months later joins the same way, and no token outlives a join.
     this.workersJoined = workers.map((worker) => {
+      const workerToken = pulumi.secret(
+        pulumi.interpolate`${tokenPart(`${worker.name}-id`, 6).result}.${tokenPart(`${worker.name}-secret`, 16).result}`,
+      );
+      const tokenStep = new command.remote.Command(
+        `${name}-join-token-${worker.name}`,
+        { connection: controlPlane.connection, create: joinTokenScript(worker.name), stdin: workerToken.apply(tokenStdin), logging: "stderr" },
+        { parent: this, dependsOn: [init, worker.ready], ...secretCommandOutputs },
+      );
       const join = new command.remote.Command(
         `${name}-join-${worker.name}`,
         {
           connection: worker.connection,
           create: kubeadmJoinScript({ nodeName: worker.name, controlPlaneEndpoint: endpoint, allowCgroupV1: cluster.allowCgroupV1 }),
-          stdin: pulumi.secret(pulumi.all([token, caCertHash]).apply(([t, hash]) => joinStdin({ token: t, caCertHash: hash }))),
+          stdin: pulumi.secret(pulumi.all([workerToken, caCertHash]).apply(([t, hash]) => joinStdin({ token: t, caCertHash: hash }))),
           delete: kubeadmResetScript(),
           logging: "stderr",
         },
-        { parent: this, dependsOn: [worker.ready, init], ...secretCommandOutputs },
+        { parent: this, dependsOn: [worker.ready, init, tokenStep], ...secretCommandOutputs },
       );
       // Destroy runs in reverse: this drain (on the control plane) goes before the worker's reset.
       return new command.remote.Command(
@@ -131,9 +143,11 @@ export class KubeadmCluster extends pulumi.ComponentResource {
         {
           connection: controlPlane.connection,
           create: joinedScript(worker.name),
+          stdin: workerToken.apply(tokenStdin),
           delete: drainNodeScript(worker.name),
+          logging: "stderr",
         },
-        { parent: this, dependsOn: [join] },
+        { parent: this, dependsOn: [join], ...secretCommandOutputs },
       );
     });
 
@@ -143,20 +157,20 @@ export class KubeadmCluster extends pulumi.ComponentResource {
   }
 
   /**
-   * On a cluster built here, a step on the control plane after the CNI that waits until every node is
-   * Ready, and otherwise fails naming the nodes and their condition. Nothing on an existing cluster.
+   * On a cluster built here, one step per node on the control plane after the CNI that waits until the
+   * node is Ready, and otherwise fails naming it and its condition. One per node, so a node added later
+   * adds a step of its own and changes no other. Nothing on an existing cluster.
    */
   waitForReadyNodes(cni: pulumi.Resource[], cniPods: string): pulumi.Resource[] {
     if (this.members === undefined) return [];
     const { controlPlane, nodeNames, name } = this.members;
-    // The script names the nodes: a node added or removed changes it, and the wait runs again.
-    const create = nodesReadyScript({ nodeNames, timeoutSeconds: NODES_READY_TIMEOUT_SECONDS, cniPods });
-    return [
-      new command.remote.Command(
-        `${name}-nodes-ready`,
-        { connection: controlPlane.connection, create, logging: "stdoutAndStderr" },
-        { parent: this, dependsOn: [...cni, ...this.workersJoined] },
-      ),
-    ];
+    return nodeNames.map(
+      (node) =>
+        new command.remote.Command(
+          `${name}-ready-${node}`,
+          { connection: controlPlane.connection, create: nodesReadyScript({ nodeNames: [node], timeoutSeconds: NODES_READY_TIMEOUT_SECONDS, cniPods }), logging: "stdoutAndStderr" },
+          { parent: this, dependsOn: [...cni, ...this.workersJoined] },
+        ),
+    );
   }
 }

@@ -345,8 +345,8 @@ export function kubeadmInitConfig(p: InitParams, secrets: InitSecrets = { token:
 kind: InitConfiguration
 bootstrapTokens:
   - token: ${yamlString(secrets.token)}
-    description: kubeadm-istio-lab worker join
-    ttl: 24h0m0s
+    description: kubeadm-istio-lab init (deleted once init is done; each join has a token of its own)
+    ttl: ${INIT_TOKEN_TTL}
 localAPIEndpoint:
   advertiseAddress: ${yamlString(p.advertiseAddress)}
   bindPort: ${p.apiServerPort}
@@ -386,6 +386,11 @@ conntrack:
 function preflightFlag(allowCgroupV1: boolean): string {
   return allowCgroupV1 ? `\nignore=()\nif ${ON_CGROUP_V1}; then ignore=(--ignore-preflight-errors=SystemVerification); fi` : "";
 }
+
+/** kubeadm init makes a token whatever the config says (24 h unless given): ours lives minutes and is deleted at once. */
+const INIT_TOKEN_TTL = "15m0s";
+/** Long enough for a join that waits for its packages; the token is deleted as soon as the join is done. */
+export const JOIN_TOKEN_TTL = "1h0m0s";
 
 const TOKEN_LINE = { name: "token", slot: TOKEN_SLOT, pattern: "^[a-z0-9]{6}\\.[a-z0-9]{16}$", what: "the bootstrap token" };
 
@@ -466,7 +471,9 @@ export function kubeadmInitScript(p: InitParams): string {
     // Not a secret: the installed kubeadm's own version, so kubeadm never asks dl.k8s.io.
     fillFrom: [[KUBEADM_VERSION_PLACEHOLDER, "$(kubeadm version -o short)"]],
     command: `${preflightFlag(p.allowCgroupV1).trimStart()}
-kubeadm init --config "$config" --skip-token-print --skip-certificate-key-print${p.allowCgroupV1 ? ' "${ignore[@]}"' : ""}`,
+kubeadm init --config "$config" --skip-token-print --skip-certificate-key-print${p.allowCgroupV1 ? ' "${ignore[@]}"' : ""}
+# Init's token only had to exist for kubeadm's join setup; each worker joins with a token of its own.
+kubeadm token delete --kubeconfig /etc/kubernetes/admin.conf "\${token%%.*}" >/dev/null`,
   });
 }
 
@@ -540,9 +547,45 @@ kubeadm join --config "$config"${p.allowCgroupV1 ? ' "${ignore[@]}"' : ""}`,
   });
 }
 
-/** The create of the command whose delete drains a worker: it only says the worker joined. */
+/** stdin of the join-token steps (secret): the worker's own token. */
+export function tokenStdin(token: string): string {
+  return `${token}\n`;
+}
+
+/**
+ * On the control plane, just before a worker joins: makes that worker's bootstrap token (from stdin),
+ * valid JOIN_TOKEN_TTL. Idempotent: a token that exists is left as it is.
+ */
+export function joinTokenScript(nodeName: string): string {
+  return script(
+    `join token for ${nodeName}`,
+    `
+${readSecrets([TOKEN_LINE])}
+kubeconfig=/etc/kubernetes/admin.conf
+if kubeadm token list --kubeconfig "$kubeconfig" -o 'jsonpath={.token}{"\\n"}' 2>/dev/null | grep -qx "\${token%%.*}\\..*"; then
+  echo "the join token of this node exists"
+  exit 0
+fi
+kubeadm token create "$token" --kubeconfig "$kubeconfig" --ttl ${JOIN_TOKEN_TTL} --usages signing,authentication \\
+  --groups system:bootstrappers:kubeadm:default-node-token --description ${shQuote(`kubeadm-istio-lab join of ${nodeName}`)} >/dev/null
+echo ${shQuote(`join token for ${nodeName} made, valid ${JOIN_TOKEN_TTL}`)}
+`,
+  );
+}
+
+/**
+ * On the control plane once a worker joined: deletes that worker's token (from stdin), so none outlives
+ * its join. The same command's delete drains the worker before its reset.
+ */
 export function joinedScript(nodeName: string): string {
-  return `echo ${shQuote(`${nodeName} joined`)}`;
+  return script(
+    `${nodeName} joined`,
+    `
+${readSecrets([TOKEN_LINE])}
+kubeadm token delete --kubeconfig /etc/kubernetes/admin.conf "\${token%%.*}" >/dev/null 2>&1 || true
+echo ${shQuote(`${nodeName} joined; its join token is deleted`)}
+`,
+  );
 }
 
 /** Run on the control plane before a worker resets: move its pods away and remove the Node. */
