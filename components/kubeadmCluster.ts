@@ -3,6 +3,7 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as random from "@pulumi/random";
 import type { ClusterSpec } from "../config/schema";
+import { encryptionKeyFromPassword } from "../specs/apiServer";
 import {
   caCertHashScript,
   drainNodeScript,
@@ -81,6 +82,10 @@ export class KubeadmCluster extends pulumi.ComponentResource {
     const tokenPart = (part: string, length: number) =>
       new random.RandomPassword(`${name}-token-${part}`, { length, upper: false, special: false }, { parent: this });
     const token = pulumi.secret(pulumi.interpolate`${tokenPart("id", 6).result}.${tokenPart("secret", 16).result}`);
+    // The key Secrets are encrypted with in etcd, made once with the cluster. RandomPassword and not
+    // RandomBytes, whose ID (in plain text in the state) is its value: 32 bytes as SHA-256 of 64 characters.
+    const encryptionPassword = new random.RandomPassword(`${name}-encryption-key`, { length: 64, special: false }, { parent: this });
+    const encryptionKey = pulumi.secret(encryptionPassword.result.apply(encryptionKeyFromPassword));
 
     const init = new command.remote.Command(
       `${name}-init`,
@@ -97,7 +102,7 @@ export class KubeadmCluster extends pulumi.ComponentResource {
           kubeProxyConntrackMaxPerCore: cluster.kubeProxyConntrackMaxPerCore,
         }),
         // The secrets go on stdin: a failed command's error quotes its script, never its stdin.
-        stdin: pulumi.secret(token.apply((t) => initStdin({ token: t }))),
+        stdin: pulumi.secret(pulumi.all([token, encryptionKey]).apply(([t, key]) => initStdin({ token: t, encryptionKey: key }))),
         delete: kubeadmResetScript(),
         logging: "stderr",
       },

@@ -1,9 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as k8s from "@pulumi/kubernetes";
+import * as random from "@pulumi/random";
 import type { WeaveSpec } from "../config/schema";
 import {
   WEAVE_NAME,
   WEAVE_NAMESPACE,
+  WEAVE_PASSWORD_KEY,
+  WEAVE_PASSWORD_LENGTH,
+  WEAVE_PASSWORD_SECRET,
   weaveClusterRules,
   weaveDaemonSetSpec,
   weaveNamespaceRules,
@@ -18,7 +22,7 @@ export interface WeaveNetArgs {
   after?: pulumi.Resource[];
 }
 
-/** The Weave Net CNI: its RBAC and DaemonSet as typed resources. */
+/** The Weave Net CNI: its RBAC, its password as a Secret, and its DaemonSet as typed resources. */
 export class WeaveNet extends pulumi.ComponentResource {
   readonly daemonSet: k8s.apps.v1.DaemonSet;
 
@@ -43,6 +47,17 @@ export class WeaveNet extends pulumi.ComponentResource {
       },
       child,
     );
+    // The overlay's password: a Pulumi secret in the state, a Kubernetes Secret in the cluster.
+    const password = new random.RandomPassword(`${name}-password`, { length: WEAVE_PASSWORD_LENGTH, special: false }, child);
+    const passwordSecret = new k8s.core.v1.Secret(
+      `${name}-password-secret`,
+      {
+        metadata: { name: WEAVE_PASSWORD_SECRET, namespace: WEAVE_NAMESPACE, labels: metadata.labels },
+        type: "Opaque",
+        data: { [WEAVE_PASSWORD_KEY]: pulumi.secret(password.result.apply((p) => Buffer.from(p, "utf8").toString("base64"))) },
+      },
+      { ...child, dependsOn: args.after ?? [] },
+    );
     const role = new k8s.rbac.v1.Role(`${name}-role`, { metadata, rules: weaveNamespaceRules }, child);
     const binding = new k8s.rbac.v1.RoleBinding(
       `${name}-role-binding`,
@@ -51,8 +66,8 @@ export class WeaveNet extends pulumi.ComponentResource {
     );
     this.daemonSet = new k8s.apps.v1.DaemonSet(
       `${name}-daemonset`,
-      { metadata, spec: weaveDaemonSetSpec(args.weave, args.podCidr) },
-      { parent: this, dependsOn: [account, clusterBinding, binding] },
+      { metadata, spec: weaveDaemonSetSpec(args.weave, args.podCidr, { name: passwordSecret.metadata.name, key: WEAVE_PASSWORD_KEY }) },
+      { parent: this, dependsOn: [account, clusterBinding, binding, passwordSecret] },
     );
     this.registerOutputs({});
   }

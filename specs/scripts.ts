@@ -6,6 +6,18 @@
 // Config values are data: each one is single-quoted where bash reads it (most into a variable first,
 // then used as "$variable"), and written into the files the scripts make in that file's own quoting.
 import type { AptSource, SourcesSpec } from "../config/schema";
+import {
+  apiServerHardening,
+  AUDIT_LOG_DIR,
+  AUDIT_POLICY_DIR,
+  AUDIT_POLICY_FILE,
+  auditPolicy,
+  ENCRYPTION_CONFIG_FILE,
+  ENCRYPTION_DIR,
+  ENCRYPTION_KEY_PATTERN,
+  encryptionConfiguration,
+  toYaml,
+} from "./apiServer";
 import { shQuote, tomlString, yamlString } from "./quote";
 
 function script(step: string, body: string): string {
@@ -306,25 +318,36 @@ export function hostPort(host: string, port: number): string {
 export const KUBEADM_VERSION_PLACEHOLDER = "KUBEADM_INSTALLED_VERSION";
 
 /**
- * The secrets `kubeadm init` reads from stdin, one per line. No certificate key: with one control plane
+ * The secrets the init step reads from stdin, one per line. No certificate key: with one control plane
  * nothing joins as a control plane, so the cluster's CA and etcd keys are never uploaded for one to fetch
  * (`--upload-certs` would keep them in a Secret, readable for two hours with the token and that key).
  */
 export interface InitSecrets {
   /** kubeadm bootstrap token, "[a-z0-9]{6}.[a-z0-9]{16}". */
   token: string;
+  /** The key Secrets are encrypted with in etcd: 32 bytes, base64 (encryptionKeyFromPassword). */
+  encryptionKey: string;
 }
 
 /** stdin of the init command (secret). */
 export function initStdin(s: InitSecrets): string {
-  return `${s.token}\n`;
+  return `${s.token}\n${s.encryptionKey}\n`;
 }
 
 const TOKEN_SLOT = "@BOOTSTRAP_TOKEN@";
 const CA_HASH_SLOT = "@CA_CERT_HASH@";
+const ENCRYPTION_KEY_SLOT = "@ENCRYPTION_KEY@";
+
+/** A secret line of stdin: the variable bash reads it into, its format, and the config slot it fills, if any. */
+interface SecretLine {
+  name: string;
+  slot?: string;
+  pattern: string;
+  what: string;
+}
 
 /** Reads secret lines from stdin into variables, each checked against its format (never echoed). */
-function readSecrets(vars: { name: string; pattern: string; what: string }[]): string {
+function readSecrets(vars: SecretLine[]): string {
   return vars
     .map(
       (v, i) => `IFS= read -r ${v.name} || true
@@ -340,7 +363,7 @@ fi`,
  * The kubeadm configuration for `kubeadm init` (v1beta4, Kubernetes 1.31 and later). The secrets are
  * slots that the script fills from stdin, unless given.
  */
-export function kubeadmInitConfig(p: InitParams, secrets: InitSecrets = { token: TOKEN_SLOT }): string {
+export function kubeadmInitConfig(p: InitParams, secrets: Pick<InitSecrets, "token"> = { token: TOKEN_SLOT }): string {
   return `apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
 bootstrapTokens:
@@ -363,6 +386,8 @@ imageRepository: ${yamlString(p.imageRepository)}
 networking:
   podSubnet: ${yamlString(p.podCidr)}
   serviceSubnet: ${yamlString(p.serviceCidr)}
+# Secrets encrypted at rest and the audit log (specs/apiServer.ts): the init step writes the files first.
+${toYaml({ apiServer: apiServerHardening() }).trim()}
 ---
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -392,7 +417,8 @@ const INIT_TOKEN_TTL = "15m0s";
 /** Long enough for a join that waits for its packages; the token is deleted as soon as the join is done. */
 export const JOIN_TOKEN_TTL = "1h0m0s";
 
-const TOKEN_LINE = { name: "token", slot: TOKEN_SLOT, pattern: "^[a-z0-9]{6}\\.[a-z0-9]{16}$", what: "the bootstrap token" };
+const TOKEN_LINE: SecretLine = { name: "token", slot: TOKEN_SLOT, pattern: "^[a-z0-9]{6}\\.[a-z0-9]{16}$", what: "the bootstrap token" };
+const ENCRYPTION_KEY_LINE: SecretLine = { name: "encryption_key", pattern: ENCRYPTION_KEY_PATTERN, what: "the encryption key (32 bytes, base64)" };
 
 /** Where the node remembers which kubeadm steps this program started and finished (tests point it elsewhere). */
 const MARKS_DIR = '${KUBEADM_ISTIO_LAB_MARKS:-/var/lib/kubeadm-istio-lab}';
@@ -411,21 +437,27 @@ function kubeadmStep(step: {
   doneMessage: string;
   /** Succeeds when the existing kubeadm state is a live cluster member. */
   liveCheck: string;
-  secrets: { name: string; slot: string; pattern: string; what: string }[];
+  secrets: SecretLine[];
   config: string;
   /** More slots, filled from a shell expression: [slot, expression]. */
   fillFrom?: [string, string][];
+  /** Variables the step's other snippets use, set first. */
+  paths?: string;
+  /** Run on a finished step, before it says so (it reads no stdin: a re-run by hand has none). */
+  whenDone?: string;
+  /** Run once the secrets are read, before the step is marked started and the command runs. */
+  prepare?: string;
   command: string;
 }): string {
-  const fill = [...step.secrets.map((v): [string, string] => [v.slot, `$${v.name}`]), ...(step.fillFrom ?? [])]
+  const fill = [...step.secrets.flatMap((v): [string, string][] => (v.slot === undefined ? [] : [[v.slot, `$${v.name}`]])), ...(step.fillFrom ?? [])]
     .map(([slot, value]) => `template=\${template//${slot}/${value}}`)
     .join("\n");
   return script(
     step.title,
     `
 marks=${MARKS_DIR}
-if [ -f "$marks/${step.mark}.done" ]; then
-  echo ${shQuote(step.doneMessage)}
+${step.paths === undefined ? "" : `${step.paths.trim()}\n`}if [ -f "$marks/${step.mark}.done" ]; then
+${step.whenDone === undefined ? "" : `${step.whenDone.replace(/^\n+|\s+$/g, "")}\n`}  echo ${shQuote(step.doneMessage)}
   exit 0
 fi
 ${readSecrets(step.secrets)}
@@ -451,12 +483,46 @@ EOF
 )
 ${fill}
 printf '%s\\n' "$template" > "$config"
-mkdir -p "$marks" && touch "$marks/${step.mark}.started"
+${step.prepare === undefined ? "" : `${step.prepare.trim()}\n`}mkdir -p "$marks" && touch "$marks/${step.mark}.started"
 ${step.command}
 touch "$marks/${step.mark}.done" && rm -f "$marks/${step.mark}.started"
 `,
   );
 }
+
+/**
+ * Where the init step writes the API server's files. KUBEADM_ISTIO_LAB_ROOT moves them under another
+ * folder for the unit tests; kubeadm's config names the real paths, which the API server's pod mounts.
+ */
+const API_SERVER_PATHS = `files_root=\${KUBEADM_ISTIO_LAB_ROOT:-}
+encryption_config="$files_root"${ENCRYPTION_CONFIG_FILE}
+audit_policy="$files_root"${AUDIT_POLICY_FILE}`;
+
+/**
+ * The encryption config (the key from stdin filled into its slot by bash, as the token is) and the audit
+ * policy, each written only when it differs. The key's file is created mode 600 (umask, not a chmod
+ * after: it is never readable by others), in folders of mode 700, by root (the script runs as root).
+ */
+const API_SERVER_FILES = `
+mkdir -p "$files_root"${ENCRYPTION_DIR} "$files_root"${AUDIT_POLICY_DIR} "$files_root"${AUDIT_LOG_DIR}
+chmod 0700 "$files_root"${ENCRYPTION_DIR} "$files_root"${AUDIT_LOG_DIR}
+wanted_encryption=$(cat <<'EOF'
+${toYaml(encryptionConfiguration(ENCRYPTION_KEY_SLOT)).trim()}
+EOF
+)
+wanted_encryption=\${wanted_encryption//${ENCRYPTION_KEY_SLOT}/$encryption_key}
+if [ "$(cat "$encryption_config" 2>/dev/null)" != "$wanted_encryption" ]; then
+  (umask 077 && printf '%s\\n' "$wanted_encryption" > "$encryption_config")
+fi
+chmod 0600 "$encryption_config"
+wanted_policy=$(cat <<'EOF'
+${toYaml(auditPolicy()).trim()}
+EOF
+)
+if [ "$(cat "$audit_policy" 2>/dev/null)" != "$wanted_policy" ]; then
+  printf '%s\\n' "$wanted_policy" > "$audit_policy"
+fi
+`;
 
 /** `kubeadm init` once (secrets on stdin: initStdin); a control plane that already has admin.conf is left alone. */
 export function kubeadmInitScript(p: InitParams): string {
@@ -466,8 +532,16 @@ export function kubeadmInitScript(p: InitParams): string {
     doneFile: "/etc/kubernetes/admin.conf",
     doneMessage: "control plane already initialised",
     liveCheck: "kubectl --kubeconfig /etc/kubernetes/admin.conf get --raw /readyz --request-timeout=10s >/dev/null 2>&1",
-    secrets: [TOKEN_LINE],
+    secrets: [TOKEN_LINE, ENCRYPTION_KEY_LINE],
     config: kubeadmInitConfig(p),
+    paths: API_SERVER_PATHS,
+    // The files are read when the API server starts: a running control plane is not changed, even by a
+    // new key in the stack's state (README: Secrets at rest).
+    whenDone: `
+  if [ ! -f "$encryption_config" ]; then
+    echo ${shQuote(`this control plane was initialised before this program encrypted Secrets at rest and turned the audit log on: it keeps kubeadm's defaults (${ENCRYPTION_CONFIG_FILE} is absent); see the README, "Secrets at rest, audit log, Weave's password"`)} >&2
+  fi`,
+    prepare: API_SERVER_FILES,
     // Not a secret: the installed kubeadm's own version, so kubeadm never asks dl.k8s.io.
     fillFrom: [[KUBEADM_VERSION_PLACEHOLDER, "$(kubeadm version -o short)"]],
     command: `${preflightFlag(p.allowCgroupV1).trimStart()}
@@ -616,6 +690,8 @@ if command -v kubeadm >/dev/null 2>&1 && [ -d /etc/kubernetes ]; then
 fi
 # kubeadm reset leaves the CNI's config, state and interfaces behind; a later join would reuse them.
 rm -rf /etc/cni/net.d /var/lib/weave /run/flannel /var/lib/cni
+# The init step's files: the encryption key goes with the cluster. The audit log stays, as logs do.
+rm -rf ${ENCRYPTION_DIR} ${AUDIT_POLICY_DIR}
 for link in cni0 flannel.1 weave; do
   if ip link show "$link" >/dev/null 2>&1; then ip link delete "$link"; fi
 done

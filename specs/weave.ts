@@ -2,16 +2,23 @@
 // the project is archived. Same objects as the v2.8 release: RBAC for the router and the network policy
 // controller, and one DaemonSet with an init container that installs the CNI plugin on each host.
 // IPALLOC_RANGE is the cluster's pod CIDR (the seed never set it; Weave's default 10.32.0.0/12 would not
-// match kubeadm's --pod-network-cidr).
+// match kubeadm's --pod-network-cidr). WEAVE_PASSWORD, from a Secret, authenticates and encrypts the
+// overlay between the nodes; without it any host that reaches port 6783 can join the pod network.
 import type * as k8s from "@pulumi/kubernetes";
 import type { WeaveSpec } from "../config/schema";
 import { everyNode, hostPath } from "./cni";
 
 type PolicyRule = k8s.types.input.rbac.v1.PolicyRule;
 type DaemonSetSpec = k8s.types.input.apps.v1.DaemonSetSpec;
+type SecretKeySelector = k8s.types.input.core.v1.SecretKeySelector;
 
 export const WEAVE_NAME = "weave-net";
 export const WEAVE_NAMESPACE = "kube-system";
+/** The Secret holding Weave's password, and its key: the names Weave's own docs use. */
+export const WEAVE_PASSWORD_SECRET = "weave-passwd";
+export const WEAVE_PASSWORD_KEY = "weave-passwd";
+/** Characters of the password (62 kinds each: about 285 bits). */
+export const WEAVE_PASSWORD_LENGTH = 48;
 
 export const weaveClusterRules: PolicyRule[] = [
   { apiGroups: [""], resources: ["pods", "namespaces", "nodes"], verbs: ["get", "list", "watch"] },
@@ -29,7 +36,11 @@ const privileged = { privileged: true };
 const nodeName = { name: "HOSTNAME", valueFrom: { fieldRef: { apiVersion: "v1", fieldPath: "spec.nodeName" } } };
 const xtablesLock = { name: "xtables-lock", mountPath: "/run/xtables.lock" };
 
-export function weaveDaemonSetSpec(cfg: WeaveSpec, podCidr: string): DaemonSetSpec {
+/**
+ * The DaemonSet; `password` points at the Secret with Weave's password (the component passes the
+ * Secret's name as its output, so the DaemonSet comes after the Secret).
+ */
+export function weaveDaemonSetSpec(cfg: WeaveSpec, podCidr: string, password: SecretKeySelector): DaemonSetSpec {
   const labels = { name: WEAVE_NAME };
   return {
     selector: { matchLabels: labels },
@@ -69,6 +80,7 @@ export function weaveDaemonSetSpec(cfg: WeaveSpec, podCidr: string): DaemonSetSp
               nodeName,
               { name: "INIT_CONTAINER", value: "true" },
               { name: "IPALLOC_RANGE", value: podCidr },
+              { name: "WEAVE_PASSWORD", valueFrom: { secretKeyRef: password } },
             ],
             readinessProbe: { httpGet: { host: "127.0.0.1", path: "/status", port: 6784 } },
             resources: { requests: { cpu: "50m", memory: "100Mi" }, limits: { cpu: "1", memory: "512Mi" } },

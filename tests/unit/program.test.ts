@@ -6,6 +6,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { knownValue, ProgramRun, Recorded, resolve, runProgram, stackConfig } from "./harness";
+import { encryptionKeyFromPassword } from "../../specs/apiServer";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lab-unit-"));
 const keyText = `test-key-${process.pid}-${Date.now()}`;
@@ -54,8 +55,10 @@ describe("dev stack: three Debian machines provisioned over SSH", () => {
       "kubeadm-istio-lab:traffic:TrafficPolicy": 1,
       // 3 steps per node, init, 2 read-backs, a join and a drain per worker, the wait for Ready nodes
       "command:remote:Command": 9 + 1 + 2 + 2 + 2 + 1,
-      // token id, token secret (no certificate key: nothing joins as a control plane)
-      "random:index/randomPassword:RandomPassword": 2,
+      // token id, token secret (no certificate key: nothing joins as a control plane), the key Secrets
+      // are encrypted with in etcd, Weave's password
+      "random:index/randomPassword:RandomPassword": 4,
+      "kubernetes:core/v1:Secret": 1,
       "pulumi:providers:kubernetes": 1,
       "kubernetes:core/v1:ServiceAccount": 4 + 1,
       "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole": 1,
@@ -133,7 +136,7 @@ describe("dev stack: three Debian machines provisioned over SSH", () => {
     expect((await resolve(drain.inputs.delete)).value).toMatch(/kubectl --kubeconfig "\$kubeconfig" drain "\$node"/);
   });
 
-  test("secrets stay secret: SSH key, bootstrap token, kubeconfig", async () => {
+  test("secrets stay secret: SSH key, bootstrap token, encryption key, kubeconfig", async () => {
     const connection = await resolve(run.get("nieve-prepare-host").inputs.connection);
     expect(connection.secret).toBe(true);
     // The secrets travel on stdin (secret); the scripts themselves hold none.
@@ -142,7 +145,11 @@ describe("dev stack: three Debian machines provisioned over SSH", () => {
       expect(stdin.secret).toBe(true);
       expect(String((await resolve(run.get(name).inputs.create)).value)).not.toMatch(/a{16}/);
     }
-    expect((await resolve(run.get("cluster-init").inputs.stdin)).value).toBe(`${"a".repeat(6)}.${"a".repeat(16)}\n`);
+    // The mocks' RandomPassword is "a" repeated; the key is 32 bytes made from the 64-character one.
+    const encryptionKey = encryptionKeyFromPassword("a".repeat(64));
+    expect((await resolve(run.get("cluster-encryption-key").inputs.length)).value).toBe(64);
+    expect((await resolve(run.get("cluster-init").inputs.stdin)).value).toBe(`${"a".repeat(6)}.${"a".repeat(16)}\n${encryptionKey}\n`);
+    expect(String((await resolve(run.get("cluster-init").inputs.create)).value)).not.toContain(encryptionKey);
     expect((await resolve(run.outputs.kubeconfig)).secret).toBe(true);
     expect((await resolve(run.get("cluster-provider").inputs.kubeconfig)).secret).toBe(true);
     // The key text appears nowhere in a non-secret input.
@@ -183,6 +190,29 @@ describe("dev stack: three Debian machines provisioned over SSH", () => {
   test("Weave allocates pod addresses from the cluster's pod CIDR", async () => {
     const spec = JSON.stringify((await resolve(run.get("weave-net-daemonset").inputs.spec)).value);
     expect(spec).toContain('{"name":"IPALLOC_RANGE","value":"10.0.0.0/16"}');
+  });
+
+  test("Weave's overlay is encrypted: its password a secret RandomPassword, kept in a kube-system Secret the weave container reads WEAVE_PASSWORD from", async () => {
+    const secret = run.get("weave-net-password-secret");
+    expect(secret.type).toBe("kubernetes:core/v1:Secret");
+    expect(secret.parent).toBe("weave-net");
+    expect((await resolve(secret.inputs.metadata)).value).toMatchObject({ name: "weave-passwd", namespace: "kube-system" });
+    const data = await resolve(secret.inputs.data);
+    expect(data.secret).toBe(true);
+    const password = (data.value as Record<string, string>)["weave-passwd"];
+    expect(Buffer.from(password, "base64").toString("utf8")).toBe("a".repeat(48));
+    expect(run.get("weave-net-password").type).toBe("random:index/randomPassword:RandomPassword");
+    // pulumi.output: the Secret's name is an Output inside the spec.
+    const spec = (await resolve(pulumi.output(run.get("weave-net-daemonset").inputs.spec))).value as {
+      template: { spec: { containers: { name: string; env?: { name: string; value?: string; valueFrom?: unknown }[] }[] } };
+    };
+    const envOf = (container: string) => spec.template.spec.containers.find((c) => c.name === container)?.env ?? [];
+    expect(envOf("weave").find((e) => e.name === "WEAVE_PASSWORD")).toEqual({ name: "WEAVE_PASSWORD", valueFrom: { secretKeyRef: { name: "weave-passwd", key: "weave-passwd" } } });
+    // The password is in no plain input: the DaemonSet names the Secret, never the value.
+    expect(JSON.stringify(spec)).not.toContain(password);
+    expect(envOf("weave-npc").map((e) => e.name)).toEqual(["HOSTNAME"]);
+    // The DaemonSet's pods need the Secret: it exists first.
+    expect(run.get("weave-net-daemonset").dependsOn).toContain("weave-net-password-secret");
   });
 
   test("Istio's charts are pinned to the configured version, base before istiod before the gateway", () => {
@@ -231,6 +261,11 @@ describe("dev stack with flannel as its CNI", () => {
     expect([...run.dependenciesOf("flannel-namespace")]).toEqual(expect.arrayContaining(["cluster-drain-sansa", "cluster-drain-arya"]));
     expect([...run.dependenciesOf("istio-istio-base")]).toEqual(expect.arrayContaining(["flannel-daemonset"]));
     expect(run.warnings.filter((w) => /Weave/.test(w))).toEqual([]);
+  });
+
+  test("no Weave password: no Secret and no password other than the token's and the encryption key's", () => {
+    expect(run.byType("kubernetes:core/v1:Secret")).toEqual([]);
+    expect(run.byType("random:index/randomPassword:RandomPassword").map((r) => r.name).sort()).toEqual(["cluster-encryption-key", "cluster-token-id", "cluster-token-secret"]);
   });
 
   test("its network is the cluster's pod CIDR", async () => {

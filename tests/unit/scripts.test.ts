@@ -21,6 +21,7 @@ import {
   registryHostsToml,
 } from "../../specs/scripts";
 import { shQuote } from "../../specs/quote";
+import { apiServerHardening, auditPolicy, encryptionConfiguration, encryptionKeyFromPassword } from "../../specs/apiServer";
 import { AptSource, parseLabConfig, SourcesSpec } from "../../config/schema";
 import { parseAllDocuments } from "yaml";
 
@@ -45,6 +46,7 @@ const init = {
   podCidr: "10.0.0.0/16",
   serviceCidr: "10.96.0.0/12",
   token: "abcdef.0123456789abcdef",
+  encryptionKey: encryptionKeyFromPassword("unit-test-password"),
   imageRepository: "registry.k8s.io",
   allowCgroupV1: false,
 };
@@ -276,13 +278,14 @@ describe("secrets reach kubeadm through stdin, never through a script's text or 
   // A fake kubeadm that prints the config file it was given, run from a private PATH.
   // The cgroup file system type `stat -fc %T /sys/fs/cgroup` reports (cgroup2fs on cgroup v2).
   // marks: the folder where the scripts record started and finished steps (a fresh one by default).
-  const runWithFakeKubeadm = (script: string, stdin: string, cgroupFs = "cgroup2fs", marks?: string) => {
+  // root: the folder the init step writes the API server's files under (a fresh one by default; never this machine's /etc).
+  const runWithFakeKubeadm = (script: string, stdin: string, cgroupFs = "cgroup2fs", marks?: string, root?: string) => {
     const bin = execFileSync("mktemp", ["-d"], { encoding: "utf8" }).trim();
     try {
       execFileSync("bash", ["-c", `printf '%s\\n' '#!/usr/bin/env bash' 'if [ "$1" = version ]; then echo v1.36.3; exit 0; fi' 'if [ "$1" = reset ]; then echo "args: $*"; exit 0; fi' 'echo "args: $*"; cat "$3"' > ${bin}/kubeadm; chmod +x ${bin}/kubeadm`]);
       execFileSync("bash", ["-c", `printf '%s\\n' '#!/usr/bin/env bash' 'echo ${cgroupFs}' > ${bin}/stat; chmod +x ${bin}/stat`]);
       // The guards also look for files under /etc/kubernetes; this machine has none.
-      const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, KUBEADM_ISTIO_LAB_MARKS: marks ?? `${bin}/marks` };
+      const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, KUBEADM_ISTIO_LAB_MARKS: marks ?? `${bin}/marks`, KUBEADM_ISTIO_LAB_ROOT: root ?? `${bin}/root` };
       return spawnSync("bash", ["-c", script], { input: stdin, encoding: "utf8", env });
     } finally {
       execFileSync("rm", ["-rf", bin]);
@@ -304,7 +307,7 @@ describe("secrets reach kubeadm through stdin, never through a script's text or 
       fs.mkdirSync(`${marks}/bin`);
       fs.writeFileSync(`${marks}/bin/kubeadm`, '#!/bin/sh\n[ "$1" = version ] && echo v1.36.3 && exit 0\necho "wait-control-plane: timed out" >&2; exit 1\n', { mode: 0o755 });
       const failing = spawnSync("bash", ["-c", scripts["kubeadm init"]], {
-        input: initStdin(init), encoding: "utf8", env: { ...process.env, PATH: `${marks}/bin:${process.env.PATH}`, KUBEADM_ISTIO_LAB_MARKS: marks },
+        input: initStdin(init), encoding: "utf8", env: { ...process.env, PATH: `${marks}/bin:${process.env.PATH}`, KUBEADM_ISTIO_LAB_MARKS: marks, KUBEADM_ISTIO_LAB_ROOT: `${marks}/root` },
       });
       expect(failing.stderr).toContain("wait-control-plane: timed out");
       expect(failing.status).toBe(1);
@@ -314,10 +317,11 @@ describe("secrets reach kubeadm through stdin, never through a script's text or 
     }
   });
 
-  test("no script holds a token or CA hash", () => {
+  test("no script holds a token, CA hash or encryption key", () => {
     const all = Object.values(scripts).join("\n");
     expect(all).not.toContain(init.token);
     expect(all).not.toContain(caCertHash);
+    expect(all).not.toContain(init.encryptionKey);
   });
 
   test("init writes the stdin secrets and the installed kubeadm's version into its config, and passes only the file", () => {
@@ -373,6 +377,147 @@ describe("secrets reach kubeadm through stdin, never through a script's text or 
     expect(r.status).toBe(1);
     expect(r.stderr).toBe("stdin: expected the bootstrap token on line 1\n");
     expect(r.stdout).toBe("");
+  });
+});
+
+// Issue 22, the cluster: the init step writes the API server's encryption config and audit policy before
+// kubeadm starts it. Run against a folder standing in for the machine's root, with every command the
+// script starts logged with its arguments, so "not on a command line" is checked, not assumed.
+describe("Secrets at rest and the audit log: the init step's files", () => {
+  const TOOLS = ["id", "cat", "mkdir", "chmod", "mktemp", "touch", "rm"];
+  const files = { encryption: "etc/kubernetes/encryption/config.yaml", policy: "etc/kubernetes/audit/policy.yaml" };
+
+  /** Runs the init script with a fake kubeadm; `root` stands for the machine's /, `marks` for its marks folder. */
+  const runInit = (stdin: string, root: string, marks: string) => {
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), "lab-init-files-"));
+    try {
+      const argv = path.join(bin, "argv.log");
+      const probe = path.join(bin, "probe.log");
+      for (const tool of TOOLS) {
+        const real = execFileSync("bash", ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim();
+        fs.writeFileSync(path.join(bin, tool), `#!/bin/bash\nprintf '%s\\n' "${tool} $*" >> "$ARGV_LOG"\nexec ${real} "$@"\n`, { mode: 0o755 });
+      }
+      // What the API server would find when kubeadm starts it: each file's mode and text, and the config kubeadm got.
+      fs.writeFileSync(
+        path.join(bin, "kubeadm"),
+        `#!/bin/bash\nprintf '%s\\n' "kubeadm $*" >> "$ARGV_LOG"\n[ "$1" = version ] && echo v1.36.3 && exit 0\necho "args: $*"\n` +
+          `for f in ${Object.values(files).map((f) => `"$KUBEADM_ISTIO_LAB_ROOT/${f}"`).join(" ")}; do [ -f "$f" ] && echo "$(/usr/bin/stat -c %a "$f") \${f#"$KUBEADM_ISTIO_LAB_ROOT/"}" >> "$PROBE"; done\n` +
+          `/bin/cp "$3" "$PROBE.config"\n`,
+        { mode: 0o755 },
+      );
+      const r = spawnSync("bash", ["-c", scripts["kubeadm init"]], {
+        input: stdin,
+        encoding: "utf8",
+        env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, KUBEADM_ISTIO_LAB_MARKS: marks, KUBEADM_ISTIO_LAB_ROOT: root, ARGV_LOG: argv, PROBE: probe },
+      });
+      const read = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, "utf8") : "");
+      return { status: r.status, stdout: r.stdout, stderr: r.stderr, argv: read(argv), probe: read(probe), kubeadmConfig: read(`${probe}.config`) };
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true });
+    }
+  };
+  const modeOf = (p: string) => (fs.statSync(p).mode & 0o777).toString(8);
+  let tmp: string;
+  /** A new folder of this test's machine. */
+  const fresh = (what: string) => fs.mkdtempSync(path.join(tmp, `${what}-`));
+  beforeEach(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "lab-init-machine-"));
+  });
+  afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  test("the encryption config (key from stdin, mode 600 in a folder of 700) and the audit policy exist before kubeadm init runs", () => {
+    const root = path.join(tmp, "root");
+    const r = runInit(initStdin(init), root, path.join(tmp, "marks"));
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    // Both there when kubeadm runs; the key's file readable by root alone (the policy's mode follows the umask).
+    expect(r.probe.split("\n")).toEqual([`600 ${files.encryption}`, expect.stringMatching(new RegExp(`^[0-7]{3} ${files.policy}$`)), ""]);
+    expect(parseAllDocuments(fs.readFileSync(path.join(root, files.encryption), "utf8")).map((d) => d.toJS())).toEqual([encryptionConfiguration(init.encryptionKey)]);
+    expect(parseAllDocuments(fs.readFileSync(path.join(root, files.policy), "utf8")).map((d) => d.toJS())).toEqual([auditPolicy()]);
+    expect(modeOf(path.join(root, "etc/kubernetes/encryption"))).toBe("700");
+    expect(modeOf(path.join(root, "var/log/kubernetes/audit"))).toBe("700");
+    // kubeadm's own config names the file; the key is only in the file.
+    expect(r.kubeadmConfig).toContain("encryption-provider-config");
+    expect(r.kubeadmConfig).not.toContain(init.encryptionKey);
+  });
+
+  test("the key is on no command line, in no output and in no kubeadm config", () => {
+    const r = runInit(initStdin(init), path.join(tmp, "root"), path.join(tmp, "marks"));
+    expect(r.status).toBe(0);
+    // Every command the script started, with its arguments: the key is read and written by bash itself.
+    expect(r.argv).toMatch(/^kubeadm init --config /m);
+    expect(r.argv).toMatch(/^chmod 0600 \S+\/etc\/kubernetes\/encryption\/config\.yaml$/m);
+    for (const [where, text] of Object.entries({ argv: r.argv, stdout: r.stdout, stderr: r.stderr, kubeadmConfig: r.kubeadmConfig, script: scripts["kubeadm init"] })) {
+      expect({ where, holdsKey: text.includes(init.encryptionKey) }).toEqual({ where, holdsKey: false });
+    }
+  });
+
+  test("a retry of a failed init rewrites neither file when it is unchanged; a new key rewrites the encryption config only", () => {
+    const root = path.join(tmp, "root");
+    expect(runInit(initStdin(init), root, fresh("marks1")).status).toBe(0);
+    // Unchanged since the epoch: a write would move the time to now.
+    for (const f of Object.values(files)) fs.utimesSync(path.join(root, f), 0, 0);
+    expect(runInit(initStdin(init), root, fresh("marks2")).status).toBe(0);
+    expect(Object.values(files).map((f) => fs.statSync(path.join(root, f)).mtimeMs)).toEqual([0, 0]);
+    const other = encryptionKeyFromPassword("another-password");
+    expect(runInit(initStdin({ ...init, encryptionKey: other }), root, fresh("marks3")).status).toBe(0);
+    expect(fs.statSync(path.join(root, files.encryption)).mtimeMs).toBeGreaterThan(0);
+    expect(fs.readFileSync(path.join(root, files.encryption), "utf8")).toContain(other);
+    expect(modeOf(path.join(root, files.encryption))).toBe("600");
+    expect(fs.statSync(path.join(root, files.policy)).mtimeMs).toBe(0);
+  });
+
+  test("a finished init reads no stdin and changes no file, even with a new key; one made without the files is named", () => {
+    const root = path.join(tmp, "root");
+    const marks = path.join(tmp, "marks");
+    fs.mkdirSync(marks);
+    fs.writeFileSync(path.join(marks, "init.done"), "");
+    const before = runInit("", root, marks);
+    expect(before.status).toBe(0);
+    expect(before.stdout).toBe("control plane already initialised\n");
+    expect(before.stderr).toMatch(/^this control plane was initialised before this program encrypted Secrets at rest and turned the audit log on: it keeps kubeadm's defaults/);
+    expect(fs.existsSync(root)).toBe(false);
+    // Initialised with the files: a key replaced in the stack's state changes nothing on the machine.
+    expect(runInit(initStdin(init), root, fresh("marks")).status).toBe(0);
+    const written = fs.readFileSync(path.join(root, files.encryption), "utf8");
+    const after = runInit(initStdin({ ...init, encryptionKey: encryptionKeyFromPassword("replaced") }), root, marks);
+    expect({ status: after.status, stdout: after.stdout, stderr: after.stderr, argv: after.argv }).toEqual({ status: 0, stdout: "control plane already initialised\n", stderr: "", argv: "id -u\n" });
+    expect(fs.readFileSync(path.join(root, files.encryption), "utf8")).toBe(written);
+  });
+
+  test("a malformed key is refused before anything is written or run, without echoing it", () => {
+    const root = path.join(tmp, "root");
+    const r = runInit(`${init.token}\nnot-a-key\n`, root, path.join(tmp, "marks"));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe("stdin: expected the encryption key (32 bytes, base64) on line 2\n");
+    expect(r.stdout).toBe("");
+    expect(fs.existsSync(root)).toBe(false);
+    expect(r.argv).not.toMatch(/^kubeadm/m);
+  });
+
+  test("kubeadm's ClusterConfiguration gives the API server the flags and folders: policy and key read-only, the log writable", () => {
+    const docs = parseAllDocuments(kubeadmInitConfig(init)).map((d) => d.toJS() as { kind: string; apiServer?: { extraArgs: { name: string; value: string }[]; extraVolumes: { hostPath: string; mountPath: string; readOnly: boolean }[] } });
+    const apiServer = docs.find((d) => d.kind === "ClusterConfiguration")?.apiServer;
+    expect(apiServer).toEqual(apiServerHardening());
+    const args = Object.fromEntries((apiServer?.extraArgs ?? []).map((a) => [a.name, a.value]));
+    expect(args).toEqual({
+      "encryption-provider-config": "/etc/kubernetes/encryption/config.yaml",
+      "audit-policy-file": "/etc/kubernetes/audit/policy.yaml",
+      "audit-log-path": "/var/log/kubernetes/audit/audit.log",
+      "audit-log-maxage": "30",
+      "audit-log-maxbackup": "10",
+      "audit-log-maxsize": "100",
+    });
+    const volumes = apiServer?.extraVolumes ?? [];
+    const folderOf = (file: string) => volumes.find((v) => v.mountPath === path.dirname(file));
+    expect(folderOf(args["encryption-provider-config"])).toMatchObject({ hostPath: "/etc/kubernetes/encryption", readOnly: true });
+    expect(folderOf(args["audit-policy-file"])).toMatchObject({ hostPath: "/etc/kubernetes/audit", readOnly: true });
+    expect(folderOf(args["audit-log-path"])).toMatchObject({ hostPath: "/var/log/kubernetes/audit", readOnly: false });
+    expect(volumes).toHaveLength(3);
+  });
+
+  test("destroy's reset removes the key and the policy with the cluster", () => {
+    expect(scripts.reset).toMatch(/^rm -rf \/etc\/kubernetes\/encryption \/etc\/kubernetes\/audit$/m);
   });
 });
 

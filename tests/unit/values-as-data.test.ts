@@ -52,6 +52,7 @@ import {
 } from "../../specs/scripts";
 import { shQuote, tomlString, yamlString } from "../../specs/quote";
 import { cniPodsCommand } from "../../specs/cni";
+import { encryptionKeyFromPassword } from "../../specs/apiServer";
 import { Recorded, resolve, runProgram } from "./harness";
 import { exposedOccurrences, shellContexts } from "./shell-context";
 
@@ -303,10 +304,12 @@ fake("id", "echo 0");
 
 function sandboxed(script: string, stdin = "", args: string[] = []): string {
   const marks = fs.mkdtempSync(path.join(tmp, "marks-"));
+  // The init step's files (encryption config, audit policy) go under a folder of the test, not /etc.
+  const root = fs.mkdtempSync(path.join(tmp, "root-"));
   const r = spawnSync(BASH, [...BASH_C, script, "_", ...args], {
     input: stdin,
     encoding: "utf8",
-    env: { PATH: sandboxBin, KUBEADM_ISTIO_LAB_MARKS: marks },
+    env: { PATH: sandboxBin, KUBEADM_ISTIO_LAB_MARKS: marks, KUBEADM_ISTIO_LAB_ROOT: root },
   });
   if (r.status !== 0) throw new Error(`bash failed (${r.status}): ${r.stderr}`);
   return r.stdout;
@@ -541,7 +544,7 @@ describe(`${COUNTS.configs} hostile configs: what config accepts is only ever da
         const scripts = scriptsOf(c);
         expect(exposures(scripts, scriptValues(c))).toEqual([]);
         const p = initParams(c);
-        const written = sandboxed(scripts.kubeadmInitScript, initStdin({ token }));
+        const written = sandboxed(scripts.kubeadmInitScript, initStdin({ token, encryptionKey: encryptionKeyFromPassword("values-as-data") }));
         const [init, cluster] = parseAllDocuments(written).map((d) => d.toJS() as Record<string, Record<string, unknown>>);
         expect(init.localAPIEndpoint.advertiseAddress).toBe(p.advertiseAddress);
         expect(init.nodeRegistration.name).toBe(p.nodeName);
