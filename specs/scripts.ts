@@ -640,8 +640,14 @@ if kubeadm token list --kubeconfig "$kubeconfig" -o 'jsonpath={.token}{"\\n"}' 2
   echo "the join token of this node exists"
   exit 0
 fi
-kubeadm token create "$token" --kubeconfig "$kubeconfig" --ttl ${JOIN_TOKEN_TTL} --usages signing,authentication \\
-  --groups system:bootstrappers:kubeadm:default-node-token --description ${shQuote(`kubeadm-istio-lab join of ${nodeName}`)} >/dev/null
+# The token goes in a file, not on kubeadm's command line, where the machine's process list would show it.
+config=$(mktemp)
+trap 'rm -f "$config"' EXIT
+chmod 600 "$config"
+printf '%s\\n' 'apiVersion: kubeadm.k8s.io/v1beta4' 'kind: InitConfiguration' 'bootstrapTokens:' \\
+  "  - token: '$token'" ${shQuote(`    description: ${yamlString(`kubeadm-istio-lab join of ${nodeName}`)}`)} \\
+  '    ttl: ${JOIN_TOKEN_TTL}' '    usages: [signing, authentication]' '    groups: [system:bootstrappers:kubeadm:default-node-token]' > "$config"
+kubeadm token create --config "$config" --kubeconfig "$kubeconfig" >/dev/null
 echo ${shQuote(`join token for ${nodeName} made, valid ${JOIN_TOKEN_TTL}`)}
 `,
   );

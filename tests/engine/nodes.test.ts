@@ -27,6 +27,7 @@ import { SourcesState, startSources, stopSources } from '../rig/sources';
 import { HostState, HostsState, readHostsState } from '../rig/state';
 import { labCacheDir, run, toolPath } from './support/cluster';
 import { createStack, EngineStack, installStandins, PROJECT, stateFileText } from './support/pulumi';
+import { checkHardening } from './support/hardening';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const HOSTS_SCRIPT = path.join(REPO_ROOT, 'scripts', 'hosts.sh');
@@ -34,6 +35,8 @@ const HOSTS_SCRIPT = path.join(REPO_ROOT, 'scripts', 'hosts.sh');
 const PREFIX = 'labk';
 const SUBNET = '10.213.100.0/24';
 const KUBE_VERSION = 'v1.36.3';
+/** The host that is added to the stack's nodes after the cluster runs. */
+const LATE = 'bran';
 
 jest.setTimeout(20 * 60_000);
 
@@ -149,12 +152,16 @@ async function startCharts(): Promise<HostsIstio> {
 beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'lab-nodes-'));
   const runDir = path.join(work, 'hosts');
-  await run('bash', [HOSTS_SCRIPT, 'start', '--dir', runDir, '--prefix', PREFIX, '--subnet', SUBNET], { timeoutMs: 20 * 60_000, cwd: REPO_ROOT });
+  // bran joins late: it runs from the start but is added to the stack's nodes only by the late-join test.
+  await run('bash', [HOSTS_SCRIPT, 'start', '--dir', runDir, '--prefix', PREFIX, '--subnet', SUBNET, '--names', 'nieve,sansa,arya,bran'], { timeoutMs: 20 * 60_000, cwd: REPO_ROOT });
   hosts = readHostsState(runDir);
   sources = await startSources({ dir: path.join(work, 'sources'), listen: hosts.bridge.address, httpPort: 8080, registryPort: 5000 });
   await useDebianMirror(hosts, sources);
   const istio = await startCharts();
-  s = await createStack(`hosts-${process.pid}`, 'hosts', (c) => Object.assign(c, hostsStackConfig(hosts, sources, istio)));
+  s = await createStack(`hosts-${process.pid}`, 'hosts', (c) => {
+    const config = hostsStackConfig(hosts, sources, istio);
+    Object.assign(c, { ...config, nodes: (config.nodes as unknown[]).filter((n) => (n as { name: string }).name !== LATE) });
+  });
   installStandins(s.env.PULUMI_HOME);
 }, 40 * 60_000);
 
@@ -232,17 +239,19 @@ describe('the hosts stack on three Debian test hosts, by the real engine', () =>
     const cluster = ['kubeadm-istio-lab:cluster:KubeadmCluster'];
     const sansa = t.get(urn('command:remote:Command', 'cluster-join-sansa', cluster));
     const arya = t.get(urn('command:remote:Command', 'cluster-join-arya', cluster));
-    const ready = t.get(urn('command:remote:Command', 'cluster-nodes-ready', cluster));
-    expect(sansa && arya && ready).toBeDefined();
-    if (sansa === undefined || arya === undefined || ready === undefined) return;
+    const waits = ['nieve', 'sansa', 'arya'].map((n) => t.get(urn('command:remote:Command', `cluster-ready-${n}`, cluster)));
+    expect(sansa && arya).toBeDefined();
+    expect(waits.filter((w) => w === undefined)).toEqual([]);
+    if (sansa === undefined || arya === undefined) return;
     process.stdout.write(`joins: sansa ${sansa.start}-${sansa.end}, arya ${arya.start}-${arya.end} (engine event times, s)\n`);
     expect(sansa.start).toBeLessThan(arya.end);
     expect(arya.start).toBeLessThan(sansa.end);
     const start = Math.min(...upEvents.map((e) => e.timestamp));
-    process.stdout.write(`up start to all nodes Ready: ${ready.end - start} s (the wait itself ${ready.end - ready.start} s)\n`);
-    // The wait came after flannel's DaemonSet, and nothing of Istio's was applied before it.
+    const allReady = Math.max(...waits.map((w) => w?.end ?? Number.NaN));
+    process.stdout.write(`up start to all nodes Ready: ${allReady - start} s\n`);
+    // The waits came after flannel's DaemonSet.
     const flannel = t.get(urn('kubernetes:apps/v1:DaemonSet', 'flannel-daemonset', ['kubeadm-istio-lab:network:Flannel']));
-    expect(flannel?.end).toBeLessThanOrEqual(ready.start);
+    expect(flannel?.end).toBeLessThanOrEqual(Math.min(...waits.map((w) => w?.start ?? Number.NaN)));
 
     const nodes = JSON.parse(await kubectl(['get', 'nodes', '-o', 'json'])) as {
       items: { metadata: { name: string }; spec: { podCIDR?: string }; status: { nodeInfo: { kubeletVersion: string }; conditions: { type: string; status: string }[] } }[];
@@ -329,6 +338,41 @@ describe('the hosts stack on three Debian test hosts, by the real engine', () =>
     expect(await dryRun(virtualService('^/reviews/[0-9]+$'))).toMatch(/virtualservice\.networking\.istio\.io\/webhook-probe created \(server dry run\)/);
     // A regular expression Envoy would not compile: the CRD's schema cannot tell, istiod's validation does.
     expect(await dryRun(virtualService('(('))).toMatch(/admission webhook "validation\.istio\.io" denied the request: .*/);
+  });
+
+  test('Secrets are encrypted at rest in etcd, and the audit log records the request that made one', async () => {
+    const result = await checkHardening((name, script) => sudoOn(name, script), 'nieve');
+    expect(result).toEqual({ secretRawIsPlain: false, auditRecordsRequest: true });
+  });
+
+  test('a worker added to nodes later joins with one up, with a token of its own: the preview shows creates for it alone', async () => {
+    // Init's token is long gone (the program deleted it after init, as kubeadm's token cleaner would after 24 h).
+    expect((await sudoOn('nieve', `kubeadm token list --kubeconfig /etc/kubernetes/admin.conf -o 'jsonpath={.token}{"\\n"}'`)).trim()).toBe('');
+    const late = host(LATE);
+    const index = labConfig().nodes.length;
+    const set = (key: string, value: string) => s.stack.setConfig(`${PROJECT}:nodes[${index}].${key}`, { value }, true);
+    await set('name', late.name);
+    await set('role', 'worker');
+    await set('address', late.address);
+    await set('user', late.user);
+    await set('hostKey', late.hostKey);
+    const events: EngineEvent[] = [];
+    const preview = await s.stack.preview({ ...clusterOnly(), onEvent: (e) => events.push(e) });
+    const planned = events.map((e) => e.resourcePreEvent?.metadata).filter((m) => m !== undefined && m.op !== 'same');
+    expect(planned.map((m) => `${m?.op} ${m?.urn.split('::').pop()}`).sort()).toEqual(
+      [LATE, `${LATE}-prepare-host`, `${LATE}-kube-packages`, `${LATE}-containerd`, `cluster-token-${LATE}-id`, `cluster-token-${LATE}-secret`,
+        `cluster-join-token-${LATE}`, `cluster-join-${LATE}`, `cluster-drain-${LATE}`, `cluster-ready-${LATE}`].map((n) => `create ${n}`).sort(),
+    );
+    expect(changes(preview.changeSummary)).toEqual({ create: 10 });
+    const started = Date.now();
+    const result = await s.stack.up({ ...clusterOnly() });
+    process.stdout.write(`late join of ${LATE}: up took ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+    expect(changes(result.summary.resourceChanges ?? {})).toEqual({ create: 10 });
+    const ready = (await kubectl(['get', 'node', LATE, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'])).trim();
+    expect(ready).toBe('True');
+    // Its token was deleted once it joined: no token of ours remains.
+    expect((await sudoOn('nieve', `kubeadm token list --kubeconfig /etc/kubernetes/admin.conf -o 'jsonpath={.token}{"\\n"}'`)).trim()).toBe('');
+    expect(changes((await s.stack.up({ ...clusterOnly() })).summary.resourceChanges ?? {})).toEqual({});
   });
 
   test('each host reads back as provisioned: swap off, sysctls, containerd with SystemdCgroup, packages pinned and held', async () => {
@@ -422,15 +466,17 @@ describe('the hosts stack on three Debian test hosts, by the real engine', () =>
     const key = fs.readFileSync(hosts.ssh.privateKeyPath, 'utf8').trim();
     const kubeconfig = fs.readFileSync(path.join(s.stateDir, 'kubeconfig'), 'utf8');
     const clientKey = /client-key-data: (\S+)/.exec(kubeconfig)?.[1] ?? '';
-    // The program's join token, and no other: with one control plane init uploads no certificates (no
-    // kubeadm-certs Secret, no second token to fetch them with).
-    const tokens = (await sudoOn('nieve', `kubeadm token list --kubeconfig /etc/kubernetes/admin.conf -o 'jsonpath={.token}{"\\n"}'`)).trim().split('\n');
+    // No bootstrap token at all once the joins are done: init's and each worker's were deleted after use.
+    // With one control plane init uploads no certificates (no kubeadm-certs Secret, no token to fetch them).
+    const tokens = (await sudoOn('nieve', `kubeadm token list --kubeconfig /etc/kubernetes/admin.conf -o 'jsonpath={.token}{"\\n"}'`)).split('\n').filter((t) => t !== '');
     expect(clientKey.length).toBeGreaterThan(100);
-    expect(tokens).toHaveLength(1);
+    expect(tokens).toEqual([]);
     const certs = await sudoOn('nieve', 'kubectl --kubeconfig /etc/kubernetes/admin.conf -n kube-system get secret kubeadm-certs --ignore-not-found -o name');
     expect(certs.trim()).toBe('');
-    for (const t of tokens) expect(t).toMatch(/^[a-z0-9]{6}\.[a-z0-9]{16}$/);
-    const needles = [...secrets, key, clientKey, ...tokens, ...tokens.map((t) => t.split('.')[1])];
+    // The tokens the program made are among the state's secrets (random passwords): their halves too.
+    const tokenHalves = secrets.filter((v) => /^[a-z0-9]{16}$/.test(v));
+    expect(tokenHalves.length).toBeGreaterThanOrEqual(3);
+    const needles = [...secrets, key, clientKey];
     expect(secrets.length).toBeGreaterThanOrEqual(4);
     const haystacks: [string, string][] = [['state file', stateFileText(s)], ['exported state', exported], ['engine output', log.join('')]];
     for (const [where, text] of haystacks) {

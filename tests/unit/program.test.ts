@@ -53,11 +53,12 @@ describe("dev stack: three Debian machines provisioned over SSH", () => {
       "kubeadm-istio-lab:mesh:Istio": 1,
       "kubeadm-istio-lab:app:Bookinfo": 1,
       "kubeadm-istio-lab:traffic:TrafficPolicy": 1,
-      // 3 steps per node, init, 2 read-backs, a join and a drain per worker, the wait for Ready nodes
-      "command:remote:Command": 9 + 1 + 2 + 2 + 2 + 1,
-      // token id, token secret (no certificate key: nothing joins as a control plane), the key Secrets
-      // are encrypted with in etcd, Weave's password
-      "random:index/randomPassword:RandomPassword": 4,
+      // 3 steps per node, init, 2 read-backs, a join token, a join and a drain per worker, a wait for
+      // each node to be Ready
+      "command:remote:Command": 9 + 1 + 2 + 3 * 2 + 3,
+      // init's token id and secret, each worker's (no certificate key: nothing joins as a control plane),
+      // the key Secrets are encrypted with in etcd, Weave's password
+      "random:index/randomPassword:RandomPassword": 2 + 2 * 2 + 1 + 1,
       "kubernetes:core/v1:Secret": 1,
       "pulumi:providers:kubernetes": 1,
       "kubernetes:core/v1:ServiceAccount": 4 + 1,
@@ -84,8 +85,10 @@ describe("dev stack: three Debian machines provisioned over SSH", () => {
 
   test("kubeadm init runs on the control plane once it is ready; workers join after init", () => {
     expect(run.get("cluster-init").dependsOn).toEqual(["nieve-containerd"]);
-    expect(run.get("cluster-join-sansa").dependsOn).toEqual(["sansa-containerd", "cluster-init"]);
-    expect(run.get("cluster-join-arya").dependsOn).toEqual(["arya-containerd", "cluster-init"]);
+    // Each join after its own token, made on the control plane once init is done and the worker ready.
+    expect(run.get("cluster-join-token-sansa").dependsOn).toEqual(["cluster-init", "sansa-containerd"]);
+    expect(run.get("cluster-join-sansa").dependsOn).toEqual(["sansa-containerd", "cluster-init", "cluster-join-token-sansa"]);
+    expect(run.get("cluster-join-arya").dependsOn).toEqual(["arya-containerd", "cluster-init", "cluster-join-token-arya"]);
   });
 
   test("workers join in parallel: neither waits for the other", () => {
@@ -164,7 +167,7 @@ describe("dev stack: three Debian machines provisioned over SSH", () => {
   test("every remote command connects to its node with the node's pinned host key", async () => {
     const pinned = new Map((dev.nodes as { address: string; hostKey: string }[]).map((n) => [n.address, n.hostKey]));
     const commands = run.byType("command:remote:Command");
-    expect(commands).toHaveLength(17);
+    expect(commands).toHaveLength(21);
     for (const c of commands) {
       const connection = (await resolve(c.inputs.connection)).value as { host: string; hostKey?: string };
       expect([c.name, connection.hostKey]).toEqual([c.name, pinned.get(connection.host)]);
@@ -263,9 +266,11 @@ describe("dev stack with flannel as its CNI", () => {
     expect(run.warnings.filter((w) => /Weave/.test(w))).toEqual([]);
   });
 
-  test("no Weave password: no Secret and no password other than the token's and the encryption key's", () => {
+  test("no Weave password: no Secret and no password other than the tokens' and the encryption key's", () => {
     expect(run.byType("kubernetes:core/v1:Secret")).toEqual([]);
-    expect(run.byType("random:index/randomPassword:RandomPassword").map((r) => r.name).sort()).toEqual(["cluster-encryption-key", "cluster-token-id", "cluster-token-secret"]);
+    expect(run.byType("random:index/randomPassword:RandomPassword").map((r) => r.name).sort()).toEqual([
+      "cluster-encryption-key", "cluster-token-arya-id", "cluster-token-arya-secret", "cluster-token-id", "cluster-token-sansa-id", "cluster-token-sansa-secret", "cluster-token-secret",
+    ]);
   });
 
   test("its network is the cluster's pod CIDR", async () => {

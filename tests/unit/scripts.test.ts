@@ -14,6 +14,10 @@ import {
   kubeadmResetScript,
   kubePackagesScript,
   nodesReadyScript,
+  joinTokenScript,
+  joinedScript,
+  tokenStdin,
+  JOIN_TOKEN_TTL,
   prepareHostScript,
   initStdin,
   joinStdin,
@@ -282,7 +286,7 @@ describe("secrets reach kubeadm through stdin, never through a script's text or 
   const runWithFakeKubeadm = (script: string, stdin: string, cgroupFs = "cgroup2fs", marks?: string, root?: string) => {
     const bin = execFileSync("mktemp", ["-d"], { encoding: "utf8" }).trim();
     try {
-      execFileSync("bash", ["-c", `printf '%s\\n' '#!/usr/bin/env bash' 'if [ "$1" = version ]; then echo v1.36.3; exit 0; fi' 'if [ "$1" = reset ]; then echo "args: $*"; exit 0; fi' 'echo "args: $*"; cat "$3"' > ${bin}/kubeadm; chmod +x ${bin}/kubeadm`]);
+      execFileSync("bash", ["-c", `printf '%s\\n' '#!/usr/bin/env bash' 'if [ "$1" = version ]; then echo v1.36.3; exit 0; fi' 'if [ "$1" = reset ] || [ "$1" = token ]; then echo "args: $*"; exit 0; fi' 'echo "args: $*"; cat "$3"' > ${bin}/kubeadm; chmod +x ${bin}/kubeadm`]);
       execFileSync("bash", ["-c", `printf '%s\\n' '#!/usr/bin/env bash' 'echo ${cgroupFs}' > ${bin}/stat; chmod +x ${bin}/stat`]);
       // The guards also look for files under /etc/kubernetes; this machine has none.
       const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, KUBEADM_ISTIO_LAB_MARKS: marks ?? `${bin}/marks`, KUBEADM_ISTIO_LAB_ROOT: root ?? `${bin}/root` };
@@ -400,7 +404,7 @@ describe("Secrets at rest and the audit log: the init step's files", () => {
       // What the API server would find when kubeadm starts it: each file's mode and text, and the config kubeadm got.
       fs.writeFileSync(
         path.join(bin, "kubeadm"),
-        `#!/bin/bash\nprintf '%s\\n' "kubeadm $*" >> "$ARGV_LOG"\n[ "$1" = version ] && echo v1.36.3 && exit 0\necho "args: $*"\n` +
+        `#!/bin/bash\nprintf '%s\\n' "kubeadm $*" >> "$ARGV_LOG"\n[ "$1" = version ] && echo v1.36.3 && exit 0\necho "args: $*"\n[ "$1" = token ] && exit 0\n` +
           `for f in ${Object.values(files).map((f) => `"$KUBEADM_ISTIO_LAB_ROOT/${f}"`).join(" ")}; do [ -f "$f" ] && echo "$(/usr/bin/stat -c %a "$f") \${f#"$KUBEADM_ISTIO_LAB_ROOT/"}" >> "$PROBE"; done\n` +
           `/bin/cp "$3" "$PROBE.config"\n`,
         { mode: 0o755 },
@@ -729,5 +733,61 @@ describe("the downloaded signing key is checked against its pinned fingerprint b
     const gpgCalls = text.split("\n").filter((l) => /(^|\s|\$\()gpg\s/.test(l) && !/^\s*(#|echo)/.test(l));
     expect(gpgCalls.length).toBeGreaterThan(0);
     for (const line of gpgCalls) expect(line).toContain('gpg --homedir "$work"');
+  });
+});
+
+describe("each worker joins with a token of its own, made just before its join and deleted once it joined", () => {
+  const token = "sansa1.0123456789abcdef";
+  // A fake kubeadm on PATH: `token list` prints the tokens in $TOKENS, every call is logged with the
+  // files it was given (so the log shows what reached kubeadm, and through which channel).
+  const run = (script: string, tokens: string) => {
+    const bin = fs.mkdtempSync("/tmp/lab-token-");
+    try {
+      fs.writeFileSync(
+        `${bin}/kubeadm`,
+        `#!/usr/bin/env bash\necho "argv: $*" >> "$LOG"\nif [ "$2" = list ]; then printf '%s\\n' $TOKENS; exit 0; fi\n` +
+          `while [ $# -gt 0 ]; do if [ "$1" = --config ]; then cat "$2" >> "$LOG"; fi; shift; done\n`,
+        { mode: 0o755 },
+      );
+      const log = `${bin}/log`;
+      const r = spawnSync("bash", ["-c", script], { input: tokenStdin(token), encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, LOG: log, TOKENS: tokens } });
+      return { ...r, log: fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "" };
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true });
+    }
+  };
+
+  test("made from stdin through a file, valid one hour, for that node; never on kubeadm's command line", () => {
+    const r = run(joinTokenScript("sansa"), "other1.0123456789abcdef");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(`join token for sansa made, valid ${JOIN_TOKEN_TTL}\n`);
+    const created = parseAllDocuments(r.log.split("\n").filter((l) => !l.startsWith("argv: ")).join("\n"))[0].toJS() as unknown;
+    expect(created).toEqual({
+      apiVersion: "kubeadm.k8s.io/v1beta4",
+      kind: "InitConfiguration",
+      bootstrapTokens: [{ token, description: "kubeadm-istio-lab join of sansa", ttl: "1h0m0s", usages: ["signing", "authentication"], groups: ["system:bootstrappers:kubeadm:default-node-token"] }],
+    });
+    const argv = r.log.split("\n").filter((l) => l.startsWith("argv: "));
+    expect(argv).toEqual([expect.stringMatching(/^argv: token list /), expect.stringMatching(/^argv: token create --config \S+ --kubeconfig \/etc\/kubernetes\/admin.conf$/)]);
+    expect(r.log.split("\n").filter((l) => l.startsWith("argv: ") && l.includes("0123456789abcdef"))).toEqual([]);
+  });
+
+  test("a second run, while the token exists, makes none", () => {
+    const r = run(joinTokenScript("sansa"), `other1.0123456789abcdef ${token}`);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe("the join token of this node exists\n");
+    expect(r.log).not.toMatch(/token create/);
+  });
+
+  test("once the worker joined, its token is deleted by id (the secret half is never on a command line)", () => {
+    const r = run(joinedScript("sansa"), token);
+    expect(r.status).toBe(0);
+    expect(r.log.trim()).toBe("argv: token delete --kubeconfig /etc/kubernetes/admin.conf sansa1");
+    expect(r.stdout).toBe("sansa joined; its join token is deleted\n");
+  });
+
+  test("init deletes its own token once done: no token of init's outlives it", () => {
+    expect(kubeadmInitScript(init)).toMatch(/kubeadm init --config "\$config" .*\n.*\nkubeadm token delete --kubeconfig \/etc\/kubernetes\/admin.conf "\$\{token%%\.\*\}"/);
+    expect(kubeadmInitConfig(init)).toMatch(/ttl: 15m0s/);
   });
 });

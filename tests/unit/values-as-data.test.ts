@@ -36,6 +36,7 @@ import {
   InitParams,
   initStdin,
   joinedScript,
+  joinTokenScript,
   JoinParams,
   joinStdin,
   kubeadmInitConfig,
@@ -239,10 +240,13 @@ function scriptsOf(c: LabConfig): Record<string, string> {
     readKubeconfigScript: readKubeconfigScript(),
     caCertHashScript: caCertHashScript(),
     kubeadmResetScript: kubeadmResetScript(),
-    nodesReadyScript: nodesReadyScript({ nodeNames: c.nodes.map((n) => n.name), timeoutSeconds: NODES_READY_TIMEOUT_SECONDS, cniPods: cniPodsCommand(c.cluster.cni) }),
   };
+  for (const n of c.nodes) {
+    scripts[`nodesReadyScript ${n.name}`] = nodesReadyScript({ nodeNames: [n.name], timeoutSeconds: NODES_READY_TIMEOUT_SECONDS, cniPods: cniPodsCommand(c.cluster.cni) });
+  }
   for (const w of workersOf(c)) {
     scripts[`kubeadmJoinScript ${w.name}`] = kubeadmJoinScript(joinParams(c, w));
+    scripts[`joinTokenScript ${w.name}`] = joinTokenScript(w.name);
     scripts[`joinedScript ${w.name}`] = joinedScript(w.name);
     scripts[`drainNodeScript ${w.name}`] = drainNodeScript(w.name);
   }
@@ -261,7 +265,7 @@ function filesOf(c: LabConfig): Record<string, string> {
 const RENDERED = [
   "prepareHostScript", "kubePackagesScript", "containerRuntimeScript", "kubeadmInitScript", "readKubeconfigScript", "caCertHashScript",
   "kubeadmResetScript", "kubeadmJoinScript", "joinedScript", "drainNodeScript", "kubeadmInitConfig", "kubeadmJoinConfig", "registryHostsToml",
-  "nodesReadyScript",
+  "nodesReadyScript", "joinTokenScript",
 ];
 
 /** Where a value stands in a script outside plain data, as readable lines; empty when nowhere. */
@@ -298,7 +302,7 @@ for (const tool of ["basename", "cat", "chmod", "grep", "mkdir", "mktemp", "rm",
   fs.symlinkSync(execFileSync(BASH, ["-c", `command -v ${tool}`], { encoding: "utf8" }).trim(), path.join(sandboxBin, tool));
 }
 const fake = (name: string, body: string) => fs.writeFileSync(path.join(sandboxBin, name), `#!${BASH}\n${body}\n`, { mode: 0o755 });
-fake("kubeadm", 'if [ "$1" = version ]; then echo v1.36.3; exit 0; fi\ncat "$3"');
+fake("kubeadm", 'if [ "$1" = version ]; then echo v1.36.3; exit 0; fi\nif [ "$1" = token ]; then exit 0; fi\ncat "$3"');
 fake("stat", "echo cgroup2fs");
 fake("id", "echo 0");
 
