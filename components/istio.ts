@@ -52,10 +52,11 @@ export class Istio extends pulumi.ComponentResource {
       const istiod = release(charts.istiod, [base]);
       const gateway = release(charts.gateway, [istiod]);
       const addons = addonReleases(istio).map((r) => release(r, [istiod]));
-      // After istiod, not just base's CRDs: base's validating webhook fails open until istiod serves it,
-      // so only then does istiod's validation judge the PeerAuthentication too. (Not after the gateway:
-      // the mesh's mTLS setting needs no gateway, and a gateway that cannot start must not hold it back.)
-      crdsReady = [istiod];
+      // After istiod and the gateway, not just base's CRDs: base's validating webhook fails open until
+      // istiod serves it, so only then does istiod's validation judge the PeerAuthentication too. (istiod's
+      // release alone is too early where istiod runs outside the cluster: the engine test of the local
+      // stack saw the PeerAuthentication admitted unjudged.)
+      crdsReady = [istiod, gateway];
       this.ready = [istiod, gateway, ...addons];
     }
 
