@@ -13,6 +13,8 @@ const WHY: Record<string, string> = {
   "cluster.podCidr": "kubeadm gave every node its pod subnet from it at init, and kube-proxy and the CNI use it",
   "cluster.serviceCidr": "every Service's cluster IP, the API server's certificate and CoreDNS's address come from it",
   "cluster.apiServerPort": "every kubeconfig and every worker's kubelet reach the API server on it",
+  "cluster.kubernetesVersion":
+    "this program does not upgrade a running cluster yet: a new version would reach only the packages (every kubelet at once, past the control plane, with no kubeadm upgrade); upgrade by hand with kubeadm's documented steps, then set the new version here",
   "cluster.kubeProxyConntrackMaxPerCore": "kubeadm wrote kube-proxy's configuration (ConfigMap kube-system/kube-proxy) from it at init",
   "nodes (the controlPlane node)": "kubeadm wrote its name and address into the cluster's certificates and every kubeconfig",
 };
@@ -23,6 +25,7 @@ export function fixedSettings(config: LabConfig): FixedSettings {
   const controlPlane = config.nodes.find((n) => n.role === "controlPlane");
   return {
     "cluster.cni": config.cluster.cni,
+    "cluster.kubernetesVersion": config.cluster.kubernetesVersion,
     "cluster.podCidr": config.cluster.podCidr,
     "cluster.serviceCidr": config.cluster.serviceCidr,
     "cluster.apiServerPort": String(config.cluster.apiServerPort),

@@ -296,6 +296,7 @@ describe("settings a running cluster cannot take (config/fixed.ts)", () => {
     const run = await runProgram(dev);
     expect(run.outputs.clusterSettings).toEqual({
       "cluster.cni": "weave",
+      "cluster.kubernetesVersion": "1.34",
       "cluster.kubeProxyConntrackMaxPerCore": "kube-proxy's default",
       "cluster.podCidr": "10.0.0.0/16",
       "cluster.serviceCidr": "10.96.0.0/12",
@@ -314,6 +315,15 @@ describe("settings a running cluster cannot take (config/fixed.ts)", () => {
     expect(failure).toMatch(/nothing was changed/);
     // Recorded keys that did not change pass.
     expect(failure).not.toMatch(/serviceCidr/);
+    expect(recorded.filter((r) => r.type !== "pulumi:pulumi:Stack")).toEqual([]);
+  }, 60_000);
+
+  test("a new Kubernetes version on a running cluster is refused (no upgrade yet), naming the key and the version it runs", async () => {
+    const recorded: Recorded[] = [];
+    const previousOutputs = { clusterSettings: { "cluster.kubernetesVersion": "1.34" } };
+    const changed = { ...dev, cluster: { ...(dev.cluster as object), kubernetesVersion: "1.35" } };
+    const failure = await runProgram(changed, { previousOutputs, recorded }).then(() => "(it ran)", (e: unknown) => String(e));
+    expect(failure).toMatch(/kubeadm-istio-lab:cluster\.kubernetesVersion: the running cluster was built with "1\.34"; this program does not upgrade a running cluster yet/);
     expect(recorded.filter((r) => r.type !== "pulumi:pulumi:Stack")).toEqual([]);
   }, 60_000);
 
