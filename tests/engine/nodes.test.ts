@@ -13,7 +13,6 @@
 // Network rule: packets go only to this suite's hosts and its own bridge address.
 import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { parse as parseYaml } from 'yaml';
@@ -23,7 +22,8 @@ import { parseLabConfig, LabConfig } from '../../config/schema';
 import { fingerprint, parseHostKey, HostKey } from '../../config/hostKeys';
 import { containerRuntimeScript, kubeadmInitScript, kubeadmJoinScript, kubePackagesScript, prepareHostScript } from '../../specs/scripts';
 import { HostsIstio, hostsStackConfig, mustOnHost, onHost, useDebianMirror } from '../rig/lab';
-import { SourcesState, startSources, stopSources } from '../rig/sources';
+import { SourcesState, startSources, stopSources, versionsEnv } from '../rig/sources';
+import { freePort } from '../rig/util';
 import { HostState, HostsState, readHostsState } from '../rig/state';
 import { labCacheDir, run, toolPath } from './support/cluster';
 import { createStack, EngineStack, installStandins, PROJECT, stateFileText } from './support/pulumi';
@@ -92,6 +92,33 @@ function parsedKey(text: string): HostKey {
   return k;
 }
 
+/** Runs `fn` with one config value set, then puts the stack's settings file back as it was. */
+async function withConfig(key: string, value: string, fn: () => Promise<void>): Promise<void> {
+  const saved = fs.readFileSync(s.settingsFile, 'utf8');
+  await s.stack.setConfig(`${PROJECT}:${key}`, { value }, true);
+  try {
+    await fn();
+  } finally {
+    fs.writeFileSync(s.settingsFile, saved);
+  }
+}
+
+/** Types of the resources in the state, but the stack and Pulumi's builtin provider (which read the last outputs). */
+async function registeredTypes(): Promise<string[]> {
+  const exported = await s.stack.exportStack();
+  const resources = (exported.deployment as { resources?: { type: string }[] }).resources ?? [];
+  return resources.map((r) => r.type).filter((t) => t !== 'pulumi:pulumi:Stack' && t !== 'pulumi:providers:pulumi');
+}
+
+/** The bootstrap tokens on the control plane, one per line as kubeadm lists them. */
+async function bootstrapTokens(): Promise<string[]> {
+  const out = await sudoOn('nieve', `kubeadm token list --kubeconfig /etc/kubernetes/admin.conf -o 'jsonpath={.token}{"\\n"}'`);
+  return out.split('\n').filter((t) => t !== '');
+}
+
+/** `text` as a regular expression that matches it literally. */
+const literally = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 function hasSysResource(): boolean {
   const capEff = /^CapEff:\s*(\S+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0';
   return ((BigInt(`0x${capEff}`) >> 24n) & 1n) === 1n;
@@ -132,15 +159,10 @@ async function kubectl(args: string[]): Promise<string> {
 
 /** Istio's chart repository (scripts/toolchain.sh --only istio-charts) served on loopback, for the engine. */
 async function startCharts(): Promise<HostsIstio> {
-  const version = /^ISTIO_CHART_VERSION=(\S+)$/m.exec(fs.readFileSync(path.join(REPO_ROOT, 'scripts', 'versions.env'), 'utf8'))?.[1];
+  const version = versionsEnv().ISTIO_CHART_VERSION;
   if (version === undefined) throw new Error('scripts/versions.env has no ISTIO_CHART_VERSION');
   const repo = path.join(labCacheDir(), 'tools', `istio-charts-${version}`);
-  const port = await new Promise<number>((resolve) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (probe.address() as net.AddressInfo).port;
-      probe.close(() => resolve(p));
-    });
-  });
+  const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   charts = spawn(toolPath('istio-charts'), ['serve', '--dir', repo, '--addr', `127.0.0.1:${port}`], { stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
@@ -179,43 +201,28 @@ describe('the hosts stack on three Debian test hosts, by the real engine', () =>
     // No host at this address of the suite's own bridge: the SSH dial times out.
     const nodes = labConfig().nodes.map((n) => ({ ...n }));
     const down = '10.213.100.99';
-    const saved = fs.readFileSync(s.settingsFile, 'utf8');
-    await s.stack.setConfig(`${PROJECT}:nodes[2].address`, { value: down }, true);
-    try {
+    await withConfig('nodes[2].address', down, async () => {
       const expected = `node ${nodes[2].name} (SSH) at ${down}:22 does not answer (no connection within 5s); check ${PROJECT}:nodes[2].address and port`;
       await expect(s.stack.up({ onOutput })).rejects.toThrow(expected);
-      const exported = await s.stack.exportStack();
-      const resources = (exported.deployment as { resources?: { type: string }[] }).resources ?? [];
-      // At most the stack itself (and Pulumi's builtin provider, which read the stack's last outputs):
-      // not one node step, random value or provider of a cloud, machine or cluster.
-      expect(resources.map((r) => r.type).filter((t) => t !== 'pulumi:pulumi:Stack' && t !== 'pulumi:providers:pulumi')).toEqual([]);
-    } finally {
-      fs.writeFileSync(s.settingsFile, saved);
-    }
+      // Not one node step, random value or provider of a cloud, machine or cluster.
+      expect(await registeredTypes()).toEqual([]);
+    });
   });
 
   test('a node that answers with another host key: up stops before any change, naming node, address and both fingerprints', async () => {
-    const saved = fs.readFileSync(s.settingsFile, 'utf8');
     // sansa's pinned key is nieve's: what a reused address or a spoofed name would present.
-    await s.stack.setConfig(`${PROJECT}:nodes[1].hostKey`, { value: host('nieve').hostKey }, true);
-    try {
+    await withConfig('nodes[1].hostKey', host('nieve').hostKey, async () => {
       const pinned = fingerprint(parsedKey(host('nieve').hostKey));
       const presented = fingerprint(parsedKey(host('sansa').hostKey));
       const err = await s.stack.up({ onOutput }).then(() => '', (e: Error) => e.message);
       expect(err).toContain(`node sansa at ${host('sansa').address}:22 presents a different SSH host key than ${PROJECT}:nodes[1].hostKey: pinned ssh-ed25519 ${pinned}, presented ssh-ed25519 ${presented}`);
-      const exported = await s.stack.exportStack();
-      const resources = (exported.deployment as { resources?: { type: string }[] }).resources ?? [];
-      expect(resources.map((r) => r.type).filter((t) => t !== 'pulumi:pulumi:Stack' && t !== 'pulumi:providers:pulumi')).toEqual([]);
-    } finally {
-      fs.writeFileSync(s.settingsFile, saved);
-    }
+      expect(await registeredTypes()).toEqual([]);
+    });
   });
 
   test('a signing key that is not the pinned one stops the package step, and nothing is installed from that repository', async () => {
-    const saved = fs.readFileSync(s.settingsFile, 'utf8');
     const wrong = 'DE15B14486CD377B9E876E1A234654DA9A296436';
-    await s.stack.setConfig(`${PROJECT}:sources.kubernetes.keyFingerprint`, { value: wrong }, true);
-    try {
+    await withConfig('sources.kubernetes.keyFingerprint', wrong, async () => {
       const err = await s.stack.up({ ...clusterOnly() }).then(() => '', (e: Error) => e.message);
       expect(err).toContain(`${PROJECT}:sources.kubernetes.keyFingerprint: the signing key from ${sources.urls.kubernetes}Release.key is not the pinned one: pinned ${wrong}, found ${sources.keyFingerprint}`);
       expect(await probeHosts({
@@ -223,9 +230,7 @@ describe('the hosts stack on three Debian test hosts, by the real engine', () =>
         list: 'test -e /etc/apt/sources.list.d/kubernetes.list && echo present || echo absent',
         keyring: 'test -e /etc/apt/keyrings/kubernetes.gpg && echo present || echo absent',
       })).toEqual(everyHost({ kubeadm: 'absent', list: 'absent', keyring: 'absent' }));
-    } finally {
-      fs.writeFileSync(s.settingsFile, saved);
-    }
+    });
   });
 
   const upEvents: EngineEvent[] = [];
@@ -302,10 +307,10 @@ describe('the hosts stack on three Debian test hosts, by the real engine', () =>
       return { phase, log: (await kubectl(['logs', name])).trim() };
     };
     const byIp = await getFromSansa('netcheck-by-ip', `http://${serverIp}:8080/`);
-    expect(byIp).toEqual({ phase: 'Succeeded', log: expect.stringMatching(new RegExp(`^${serverIp.replace(/\./g, '\\.')} -> netcheck-server ${serverIp.replace(/\./g, '\\.')}`)) });
+    expect(byIp).toEqual({ phase: 'Succeeded', log: expect.stringMatching(new RegExp(`^${literally(serverIp)} -> netcheck-server ${literally(serverIp)}`)) });
     const byName = await getFromSansa('netcheck-by-name', 'http://netcheck.default.svc.cluster.local/');
     const clusterIp = (await kubectl(['get', 'service', 'netcheck', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
-    expect(byName).toEqual({ phase: 'Succeeded', log: expect.stringMatching(new RegExp(`^${clusterIp.replace(/\./g, '\\.')} -> netcheck-server `)) });
+    expect(byName).toEqual({ phase: 'Succeeded', log: expect.stringMatching(new RegExp(`^${literally(clusterIp)} -> netcheck-server `)) });
     await kubectl(['delete', 'pod,service', '-l', 'app=netcheck', '--wait=false']);
     await kubectl(['delete', 'pod', 'netcheck-by-ip', 'netcheck-by-name', 'netcheck-server', '--ignore-not-found', '--wait=false']);
   });
@@ -318,7 +323,7 @@ describe('the hosts stack on three Debian test hosts, by the real engine', () =>
     const pods = JSON.parse(await kubectl(['-n', 'istio-system', 'get', 'pods', '-l', 'app=istiod', '-o', 'json'])) as {
       items: { spec: { nodeName: string; containers: { image: string }[] }; status: { phase: string; podIP: string } }[];
     };
-    expect(pods.items.map((p) => [p.status.phase, p.spec.containers[0].image])).toEqual([['Running', expect.stringMatching(new RegExp(`^${sources.urls.registry}/istio/pilot:`))]]);
+    expect(pods.items.map((p) => [p.status.phase, p.spec.containers[0].image])).toEqual([['Running', expect.stringMatching(new RegExp(`^${literally(sources.urls.registry)}/istio/pilot:`))]]);
     process.stdout.write(`istiod on ${pods.items[0].spec.nodeName} at ${pods.items[0].status.podIP}\n`);
     // The API server reaches the validating webhook through the istiod Service (kube-proxy, flannel).
     const validator = JSON.parse(await kubectl(['get', 'validatingwebhookconfiguration', 'istio-validator-istio-system', '-o', 'json'])) as {
@@ -350,7 +355,7 @@ describe('the hosts stack on three Debian test hosts, by the real engine', () =>
 
   test('a worker added to nodes later joins with one up, with a token of its own: the preview shows creates for it alone', async () => {
     // Init's token is long gone (the program deleted it after init, as kubeadm's token cleaner would after 24 h).
-    expect((await sudoOn('nieve', `kubeadm token list --kubeconfig /etc/kubernetes/admin.conf -o 'jsonpath={.token}{"\\n"}'`)).trim()).toBe('');
+    expect(await bootstrapTokens()).toEqual([]);
     const late = host(LATE);
     const index = labConfig().nodes.length;
     const set = (key: string, value: string) => s.stack.setConfig(`${PROJECT}:nodes[${index}].${key}`, { value }, true);
@@ -374,7 +379,7 @@ describe('the hosts stack on three Debian test hosts, by the real engine', () =>
     const ready = (await kubectl(['get', 'node', LATE, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'])).trim();
     expect(ready).toBe('True');
     // Its token was deleted once it joined: no token of ours remains.
-    expect((await sudoOn('nieve', `kubeadm token list --kubeconfig /etc/kubernetes/admin.conf -o 'jsonpath={.token}{"\\n"}'`)).trim()).toBe('');
+    expect(await bootstrapTokens()).toEqual([]);
     expect(changes((await s.stack.up({ ...clusterOnly() })).summary.resourceChanges ?? {})).toEqual({});
   });
 
@@ -471,9 +476,8 @@ describe('the hosts stack on three Debian test hosts, by the real engine', () =>
     const clientKey = /client-key-data: (\S+)/.exec(kubeconfig)?.[1] ?? '';
     // No bootstrap token at all once the joins are done: init's and each worker's were deleted after use.
     // With one control plane init uploads no certificates (no kubeadm-certs Secret, no token to fetch them).
-    const tokens = (await sudoOn('nieve', `kubeadm token list --kubeconfig /etc/kubernetes/admin.conf -o 'jsonpath={.token}{"\\n"}'`)).split('\n').filter((t) => t !== '');
     expect(clientKey.length).toBeGreaterThan(100);
-    expect(tokens).toEqual([]);
+    expect(await bootstrapTokens()).toEqual([]);
     const certs = await sudoOn('nieve', 'kubectl --kubeconfig /etc/kubernetes/admin.conf -n kube-system get secret kubeadm-certs --ignore-not-found -o name');
     expect(certs.trim()).toBe('');
     // The tokens the program made are among the state's secrets (random passwords): their halves too.

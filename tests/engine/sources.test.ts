@@ -2,27 +2,14 @@
 // judged by the tools that will consume them: apt in a private root, dpkg-deb, the built kubeadm,
 // and the registry's HTTP API. Network rule: every request goes to 127.0.0.1 only.
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 
-import { exec } from '../rig/util';
+import { exec, freePort } from '../rig/util';
 import { SourcesState, startSources, stopSources } from '../rig/sources';
 
 const KUBE_VERSION = 'v1.36.3';
 const KUBE_DEB = '1.36.3-1.1';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 let state: SourcesState;
 let work: string;

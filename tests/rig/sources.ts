@@ -60,7 +60,8 @@ function minorOf(version: string): string {
   return `v${m[1]}.${m[2]}`;
 }
 
-function versionsEnv(): Record<string, string> {
+/** scripts/versions.env as KEY → value. */
+export function versionsEnv(): Record<string, string> {
   const out: Record<string, string> = {};
   for (const line of fs.readFileSync(path.join(REPO_ROOT, 'scripts', 'versions.env'), 'utf8').split('\n')) {
     const m = /^([A-Z_]+)=(\S*)$/.exec(line.trim());

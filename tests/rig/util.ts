@@ -1,6 +1,7 @@
 // Helpers shared by the test-host rig's modules: logging with times, running programs, finding tools.
 import { execFile } from 'child_process';
 import * as fs from 'fs';
+import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 
@@ -120,3 +121,15 @@ export function exists(file: string): boolean {
   }
 }
 
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (the kernel's pick). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (addr !== null && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}

@@ -7,6 +7,7 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { run } from "./cluster";
+import { freePort } from "../../rig/util";
 
 export const SSHD = "/usr/sbin/sshd";
 
@@ -19,17 +20,6 @@ export interface LocalSshd {
   /** A folder of the test's own, for files the remote commands write. */
   dir: string;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      srv.close(() => (addr !== null && typeof addr === "object" ? resolve(addr.port) : reject(new Error("no port"))));
-    });
-  });
 }
 
 /** Resolves once the server sends its SSH banner. */
